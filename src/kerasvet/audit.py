@@ -1,0 +1,113 @@
+"""The audit pipeline: reader -> tree -> engine -> report. Never imports Keras."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from kerasvet import __version__
+from kerasvet.artifact.model import Artifact, ArtifactFormat, ConfigRole
+from kerasvet.artifact.read import read_artifact
+from kerasvet.artifact.rules import INTERNAL_ERROR, ZIP_NO_CONFIG
+from kerasvet.engine import Verdict, evaluate
+from kerasvet.errors import KerasvetError
+from kerasvet.findings import Finding, Location
+from kerasvet.policy import Policy, load_policy
+from kerasvet.report.model import ArtifactReport, LambdaRecord, Report
+from kerasvet.tree import NodeKind, walk_documents
+
+__all__ = ["Source", "audit", "audit_artifact", "audit_many", "resolve_policy"]
+
+Source = str | os.PathLike[str] | bytes | Mapping[str, object]
+"""What ``audit`` accepts: a path, raw bytes, a config dict, or JSON text."""
+
+DEFAULT_POLICY = "default"
+
+
+def resolve_policy(policy: Policy | str | os.PathLike[str] | None) -> Policy:
+    """``None`` means the shipped default; a string is a shipped name or a path."""
+    if policy is None:
+        return load_policy(DEFAULT_POLICY)
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, str):
+        return load_policy(policy)
+    return load_policy(Path(policy))
+
+
+def _display(source: Source) -> str:
+    if isinstance(source, bytes):
+        return "<bytes>"
+    if isinstance(source, Mapping):
+        return "<dict>"
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        return "<json>"
+    return os.fspath(source)
+
+
+def _analyse(artifact: Artifact, policy: Policy, path: str) -> ArtifactReport:
+    findings: list[Finding] = list(artifact.findings)
+    if not any(d.role is ConfigRole.MODEL for d in artifact.documents) and not any(
+        f.denies for f in findings
+    ):
+        findings.append(Finding.of(ZIP_NO_CONFIG, Location(member="<artifact>"),
+                                   "no model config was found to audit"))
+    tree = walk_documents(artifact.documents, policy.limits)
+    findings.extend(tree.findings)
+    evaluation = evaluate(tree, policy)
+    for decision in evaluation.decisions:
+        findings.extend(decision.findings)
+    findings.extend(evaluation.findings)
+    lambdas = tuple(
+        LambdaRecord(member=node.member, pointer=node.pointer, layer=node.layer,
+                     grammar=node.grammar, verdict=decision.verdict, rule=decision.rule)
+        for node, decision in zip(tree.nodes, evaluation.decisions, strict=True)
+        if node.kind is NodeKind.LAMBDA
+    )
+    verdict = Verdict.DENY if any(f.denies for f in findings) else Verdict.ALLOW
+    return ArtifactReport(
+        path=path, sha256=artifact.sha256, format=artifact.format, verdict=verdict,
+        findings=tuple(findings), decisions=evaluation.decisions, lambdas=lambdas,
+    )
+
+
+def audit_artifact(source: Source, policy: Policy) -> ArtifactReport:
+    """Audit one artifact; hostile content yields findings, a missing path raises."""
+    path = _display(source)
+    try:
+        artifact = read_artifact(source, policy.limits)
+    except KerasvetError:
+        raise
+    except Exception as exc:  # fail closed: a reader bug must deny, not pass or crash
+        finding = Finding.of(INTERNAL_ERROR, Location(member="<artifact>"),
+                             f"reading the artifact failed ({type(exc).__name__}: {exc})")
+        return ArtifactReport(path=path, sha256=None, format=ArtifactFormat.UNKNOWN,
+                              verdict=Verdict.DENY, findings=(finding,), decisions=(),
+                              lambdas=())
+    try:
+        return _analyse(artifact, policy, path)
+    except RecursionError as exc:  # pragma: no cover - the walk is iterative; belt and braces
+        finding = Finding.of(INTERNAL_ERROR, Location(member="<artifact>"), str(exc))
+    except Exception as exc:  # fail closed: a finding, never a traceback or a pass
+        finding = Finding.of(INTERNAL_ERROR, Location(member="<artifact>"),
+                             f"the audit failed ({type(exc).__name__}: {exc})")
+    return ArtifactReport(path=path, sha256=artifact.sha256, format=artifact.format,
+                          verdict=Verdict.DENY, findings=(*artifact.findings, finding),
+                          decisions=(), lambdas=())
+
+
+def audit_many(sources: Iterable[Source], policy: Policy) -> Report:
+    """Audit several artifacts under one policy."""
+    return Report(
+        kerasvet_version=__version__, policy_name=policy.name, policy_sha256=policy.sha256,
+        artifacts=tuple(audit_artifact(source, policy) for source in sources),
+    )
+
+
+def audit(source: Source, policy: Policy | str | os.PathLike[str] | None = None) -> Report:
+    """Audit a path, bytes, a config dict or a JSON string; returns the report, never raises
+    for hostile content (only for a missing path or a broken policy)."""
+    return audit_many([source], resolve_policy(policy))
+
+

@@ -1,0 +1,79 @@
+"""The policy engine: a pure function from (tree, policy) to decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kerasvet.artifact.rules import INTERNAL_ERROR
+from kerasvet.engine.model import Decision, Evaluation, Verdict
+from kerasvet.engine.rules import allowlist, arguments, budget, graph, lambdas, references
+from kerasvet.findings import Finding
+from kerasvet.policy.model import Policy
+from kerasvet.tree import Node, NodeKind, Tree
+
+__all__ = ["evaluate"]
+
+NodeCheck = Callable[[Node, Policy], "tuple[list[Finding], str]"]
+
+KIND_CHECKS: dict[NodeKind, NodeCheck] = {
+    NodeKind.CLASS: allowlist.check_class,
+    NodeKind.FUNCTION: allowlist.check_function,
+    NodeKind.SPECIAL: allowlist.check_special,
+    NodeKind.LAMBDA: lambdas.check_lambda,
+}
+"""The one explicit registry of per-node checks, keyed by node kind."""
+
+
+def _allowed_class_checks(node: Node, policy: Policy) -> list[Finding]:
+    """Checks that only make sense once a class is known to be allowed."""
+    return [
+        *arguments.check_arguments(node, policy),
+        *arguments.check_layer_name(node),
+        *references.check_references(node, policy),
+        *budget.check_dimensions(node, policy),
+    ]
+
+
+def _decide(node: Node, policy: Policy) -> Decision:
+    try:
+        findings, rule = KIND_CHECKS[node.kind](node, policy)
+        if node.kind is NodeKind.CLASS and not findings:
+            findings = _allowed_class_checks(node, policy)
+            if findings:
+                rule = findings[0].rule.id
+    except Exception as exc:  # fail closed: a crash inside a rule denies the node
+        findings = [Finding.of(INTERNAL_ERROR, node.location,
+                               f"checking this node failed ({type(exc).__name__}: {exc})")]
+        rule = INTERNAL_ERROR.id
+    verdict = Verdict.DENY if any(f.denies for f in findings) else Verdict.ALLOW
+    return Decision(
+        member=node.member, pointer=node.pointer, layer=node.layer, kind=node.kind,
+        module=node.module, class_name=node.class_name, verdict=verdict,
+        findings=tuple(findings), rule=rule,
+    )
+
+
+def _tree_findings(tree: Tree, policy: Policy) -> list[Finding]:
+    findings = [
+        *graph.check_graph(tree.nodes),
+        *graph.check_shared_objects(tree.nodes),
+        *budget.check_budget(tree.nodes, policy),
+    ]
+    for section in tree.compile_sections:
+        findings.extend(references.check_compile_strings(
+            section.value, section.member, section.pointer, policy))
+    return findings
+
+
+def evaluate(tree: Tree, policy: Policy) -> Evaluation:
+    """Judge every node of ``tree``, then the checks that span several nodes."""
+    decisions = tuple(_decide(node, policy) for node in tree.nodes)
+    try:
+        findings = _tree_findings(tree, policy)
+    except Exception as exc:  # fail closed: whole-model checks that crash deny
+        root = tree.nodes[0].location if tree.nodes else None
+        if root is None:
+            raise
+        findings = [Finding.of(INTERNAL_ERROR, root,
+                               f"whole-model checks failed ({type(exc).__name__}: {exc})")]
+    return Evaluation(decisions=decisions, findings=tuple(findings))

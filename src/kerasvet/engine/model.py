@@ -1,0 +1,52 @@
+"""The engine's output: one decision per node, plus findings that belong to no single node."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from kerasvet.findings import Finding, Pointer
+from kerasvet.tree import NodeKind
+
+__all__ = ["Decision", "Evaluation", "Verdict"]
+
+
+class Verdict(enum.Enum):
+    """Allow or deny; there is no third state."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the policy says about one node, and every finding on it."""
+
+    member: str
+    """Artifact member holding the node."""
+    pointer: Pointer
+    """JSON pointer of the node."""
+    layer: str | None
+    """Enclosing layer name."""
+    kind: NodeKind
+    """Node kind."""
+    module: str | None
+    """The node's ``module``."""
+    class_name: str
+    """The node's ``class_name``."""
+    verdict: Verdict
+    """Deny when any finding on the node denies."""
+    findings: tuple[Finding, ...]
+    """Findings on this node."""
+    rule: str
+    """The policy rule that settled the verdict (``classes: keras.layers.Dense``, a rule id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Everything the engine concluded about one artifact's tree."""
+
+    decisions: tuple[Decision, ...]
+    """One decision per node, in document order."""
+    findings: tuple[Finding, ...]
+    """Findings that concern the artifact or several nodes (graph, budgets, compile strings)."""

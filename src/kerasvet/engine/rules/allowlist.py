@@ -1,0 +1,224 @@
+"""KV3xx: which classes and functions a node may name, compared exactly, never by prefix."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from kerasvet.artifact.model import ConfigRole
+from kerasvet.findings import Finding, Rule, RuleId, Severity
+from kerasvet.policy.model import DenyKind, Policy
+from kerasvet.tree import Node, NodeKind
+
+__all__ = ["RULES", "check_class", "check_function", "check_special"]
+
+CLASS_NOT_ALLOWED = Rule(
+    RuleId("KV300"), "class-not-allowed",
+    "A node names a class the policy does not allow.",
+    Severity.HIGH,
+    "If the class is a trusted part of Keras or of your code, allow its exact "
+    "(module, class) pair in a policy that extends this one (docs/policy-format.md); "
+    "otherwise do not load the model. Registered custom objects (`package>Name`) cannot be "
+    "allowed by policy yet.",
+)
+FUNCTION_NOT_ALLOWED = Rule(
+    RuleId("KV301"), "function-not-allowed",
+    "A function node names a function the policy does not allow.",
+    Severity.HIGH,
+    "Function nodes are called by Keras with arguments the file supplies; allow only "
+    "functions you have reviewed, in a policy that extends this one.",
+)
+DENIED_CLASS = Rule(
+    RuleId("KV302"), "denied-class",
+    "A node names a class the policy explicitly denies, usually because of an advisory.",
+    Severity.CRITICAL,
+    "Do not load the model. The message names the advisory and what the class would do.",
+)
+DENIED_FUNCTION = Rule(
+    RuleId("KV303"), "denied-function",
+    "A node names a function the policy explicitly denies (I/O, global state, loaders).",
+    Severity.CRITICAL,
+    "Do not load the model. The message names the advisory and what the function would do.",
+)
+NON_ASCII_IDENTIFIER = Rule(
+    RuleId("KV304"), "identifier-not-plain",
+    "A class, module or registered name is not a plain ASCII identifier.",
+    Severity.CRITICAL,
+    "Keras never writes such names; they are built to confuse name comparisons.",
+)
+REGISTERED_NAME_MISMATCH = Rule(
+    RuleId("KV305"), "registered-name-mismatch",
+    "A node's registered_name disagrees with its module and class_name.",
+    Severity.HIGH,
+    "A built-in class has no registered name (or its own class name); a different one "
+    "would make Keras look the object up in a process-wide registry instead.",
+)
+SPECIAL_NOT_ALLOWED = Rule(
+    RuleId("KV306"), "special-node-not-allowed",
+    "A special node (type spec, tensor or array of a non-numeric dtype, unknown marker) "
+    "is not allowed.",
+    Severity.HIGH,
+    "Re-save the model with Keras 3; type specs are TensorFlow-only and object arrays run code.",
+)
+
+RULES: tuple[Rule, ...] = (
+    CLASS_NOT_ALLOWED, FUNCTION_NOT_ALLOWED, DENIED_CLASS, DENIED_FUNCTION,
+    NON_ASCII_IDENTIFIER, REGISTERED_NAME_MISMATCH, SPECIAL_NOT_ALLOWED,
+)
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_REGISTERED = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.\-]*>)?[A-Za-z_][A-Za-z0-9_]*")
+
+NUMERIC_DTYPES = frozenset(
+    {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+     "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
+     "float8_e4m3fn", "float8_e5m2", "int4", "uint4"}
+)
+"""Dtypes a tensor or array node may carry; ``object`` and strings would run code or hide data."""
+
+_PLAIN_SPECIALS = frozenset({"__keras_tensor__", "__bytes__", "__ellipsis__", "__slice__",
+                             "__tuple__"})
+_ARRAY_SPECIALS = frozenset({"__tensor__", "__numpy__"})
+
+
+def _plain(text: str, pattern: re.Pattern[str]) -> bool:
+    return text.isascii() and pattern.fullmatch(text) is not None
+
+
+def _identifier_findings(node: Node) -> Iterator[Finding]:
+    checks = [("class_name", node.class_name, _IDENT if node.kind is NodeKind.CLASS else None)]
+    if node.module is not None:
+        checks.append(("module", node.module, _MODULE))
+    if node.registered_name not in (None, ""):
+        assert node.registered_name is not None
+        checks.append(("registered_name", node.registered_name, _REGISTERED))
+    for field_name, text, pattern in checks:
+        if pattern is not None and not _plain(text, pattern):
+            yield Finding.of(
+                NON_ASCII_IDENTIFIER, node.location,
+                f"{field_name} {text!r} is not a plain ASCII identifier", value=text,
+            )
+
+
+def _legacy_training_optimizer(node: Node, policy: Policy) -> bool:
+    """tf.keras 2.11+ writes ``training_config.optimizer_config`` as ``"Custom>Adam"``.
+
+    Keras 3 fails to resolve that class name and falls back to
+    ``optimizers.get(config["name"])``, a lookup in its own optimizer table; so the node is
+    as safe as that name, which must be one the policy lists.
+    """
+    if node.role is not ConfigRole.TRAINING or node.pointer != "/optimizer_config":
+        return False
+    if node.module is not None or not isinstance(node.config, dict):
+        return False
+    name = node.config.get("name")
+    allowed = policy.names.get("optimizers", frozenset())
+    return isinstance(name, str) and (name in allowed or name.lower() in allowed)
+
+
+def check_class(node: Node, policy: Policy) -> tuple[list[Finding], str]:
+    """Judge a class node: identifiers, explicit denials, then exact allow pairs."""
+    if ">" in node.class_name and _legacy_training_optimizer(node, policy):
+        return [], "names: optimizers (legacy training_config, resolved by config name)"
+    findings = list(_identifier_findings(node))
+    if findings:
+        return findings, NON_ASCII_IDENTIFIER.id
+    name = node.class_name
+    denial = policy.deny_rule_for(node.module, name, DenyKind.CLASS)
+    if denial is None and node.registered_name and ">" not in node.registered_name:
+        denial = policy.deny_rule_for(node.module, node.registered_name, DenyKind.CLASS)
+    if denial is not None:
+        shown = f"{node.module}.{name}" if node.module else name
+        return [Finding.of(DENIED_CLASS, node.location, f"{shown}: {denial.reason}",
+                           value=shown, reference=denial.advisory)], \
+            f"deny: {denial.source}"
+    if node.module is None:
+        if node.registered_name and ">" in node.registered_name:
+            return [Finding.of(
+                CLASS_NOT_ALLOWED, node.location,
+                f"custom object {node.registered_name!r} (class {name}) is not in the policy",
+                value=node.registered_name,
+            )], CLASS_NOT_ALLOWED.id
+        modules = policy.legacy_class_modules(name)
+        if not modules:
+            return [Finding.of(
+                CLASS_NOT_ALLOWED, node.location,
+                f"class {name!r} (no module given) is not an allowed class name",
+                value=name,
+            )], CLASS_NOT_ALLOWED.id
+        return [], f"classes: {modules[0]}.{name} (by name, legacy config)"
+    if not policy.allows_class(node.module, name):
+        return [Finding.of(
+            CLASS_NOT_ALLOWED, node.location,
+            f"class {node.module}.{name} is not in the policy's allowed classes",
+            value=f"{node.module}.{name}",
+        )], CLASS_NOT_ALLOWED.id
+    registered = node.registered_name
+    if registered not in (None, "", name):
+        return [Finding.of(
+            REGISTERED_NAME_MISMATCH, node.location,
+            f"registered_name {registered!r} does not match class {node.module}.{name}",
+            value=registered,
+        )], REGISTERED_NAME_MISMATCH.id
+    return [], f"classes: {node.module}.{name}"
+
+
+def check_function(node: Node, policy: Policy) -> tuple[list[Finding], str]:
+    """Judge a function node: the name lives in ``config``, the module in ``module``."""
+    findings = list(_identifier_findings(node))
+    name = node.config
+    assert isinstance(name, str)  # the tree's schema check guarantees it
+    if not _plain(name, _IDENT):
+        findings.append(Finding.of(NON_ASCII_IDENTIFIER, node.location,
+                                   f"function name {name!r} is not a plain ASCII identifier",
+                                   value=name))
+    if findings:
+        return findings, NON_ASCII_IDENTIFIER.id
+    denial = policy.deny_rule_for(node.module, name, DenyKind.FUNCTION)
+    if denial is not None:
+        shown = f"{node.module}.{name}" if node.module else name
+        return [Finding.of(DENIED_FUNCTION, node.location, f"{shown}: {denial.reason}",
+                           value=shown, reference=denial.advisory)], \
+            f"deny: {denial.source}"
+    if node.module is None or not policy.allows_function(node.module, name):
+        shown = f"{node.module}.{name}" if node.module else name
+        return [Finding.of(FUNCTION_NOT_ALLOWED, node.location,
+                           f"function {shown} is not in the policy's allowed functions",
+                           value=shown)], FUNCTION_NOT_ALLOWED.id
+    registered = node.registered_name
+    # Keras writes registered_name "function" for built-in functions; functions are looked
+    # up by their name (the config string), so nothing else may appear here.
+    if registered not in (None, "", name, "function"):
+        return [Finding.of(
+            REGISTERED_NAME_MISMATCH, node.location,
+            f"registered_name {registered!r} does not match function {node.module}.{name}",
+            value=registered,
+        )], REGISTERED_NAME_MISMATCH.id
+    return [], f"functions: {node.module}.{name}"
+
+
+def check_special(node: Node, policy: Policy) -> tuple[list[Finding], str]:
+    """Markers Keras special-cases: plain data is fine, type specs and odd dtypes are not."""
+    name = node.class_name
+    if name in _PLAIN_SPECIALS:
+        if name == "__keras_tensor__" and isinstance(node.config, dict):
+            dtype = node.config.get("dtype")
+            if dtype is not None and (not isinstance(dtype, str) or (
+                dtype not in NUMERIC_DTYPES and dtype != "string"
+            )):
+                return [Finding.of(SPECIAL_NOT_ALLOWED, node.location,
+                                   f"a symbolic tensor of dtype {dtype!r}", value=dtype)], \
+                    SPECIAL_NOT_ALLOWED.id
+        return [], f"special: {name}"
+    if name in _ARRAY_SPECIALS:
+        dtype = node.config.get("dtype") if isinstance(node.config, dict) else None
+        if not isinstance(dtype, str) or dtype not in NUMERIC_DTYPES:
+            return [Finding.of(SPECIAL_NOT_ALLOWED, node.location,
+                               f"{name} with dtype {dtype!r}; only numeric dtypes are allowed",
+                               value=dtype)], SPECIAL_NOT_ALLOWED.id
+        return [], f"special: {name}"
+    reason = ("type specs resolve TensorFlow classes by name and are not needed by Keras 3 "
+              "models" if name == "__typespec__" else "kerasvet does not know this marker")
+    return [Finding.of(SPECIAL_NOT_ALLOWED, node.location, f"{name}: {reason}", value=name)], \
+        SPECIAL_NOT_ALLOWED.id

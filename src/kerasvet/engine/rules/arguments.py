@@ -1,0 +1,177 @@
+"""KV4xx: limits on the arguments a node passes to its class (every config key is one)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+from kerasvet.findings import Finding, Location, Pointer, Rule, RuleId, Severity, join_pointer
+from kerasvet.policy.model import ArgumentConstraint, Policy
+from kerasvet.tree import Node
+
+__all__ = ["RULES", "check_arguments", "check_layer_name", "json_type"]
+
+ARGUMENT_TYPE = Rule(
+    RuleId("KV400"), "argument-type",
+    "An argument has a type the policy does not allow for it.",
+    Severity.HIGH,
+    "Keras writes these arguments with the allowed types; a different type usually "
+    "smuggles a path, a callable or a nested object. Do not load the model.",
+)
+ARGUMENT_RANGE = Rule(
+    RuleId("KV401"), "argument-value",
+    "An argument is outside the range or set of values the policy allows.",
+    Severity.HIGH,
+    "If the value is genuine, widen the constraint in a policy that extends this one.",
+)
+ARGUMENT_LENGTH = Rule(
+    RuleId("KV402"), "argument-too-long",
+    "A string or list argument is longer than the policy allows.",
+    Severity.HIGH,
+    "If the value is genuine, raise `max_length` in a policy that extends this one.",
+)
+ARGUMENT_PATH = Rule(
+    RuleId("KV403"), "argument-path-or-url",
+    "An argument holds a file path or URL where the policy forbids one.",
+    Severity.CRITICAL,
+    "Keras would read (or fetch) that location while loading. Do not load the model; "
+    "ship vocabularies and tables inside the config as lists.",
+)
+LAYER_NAME = Rule(
+    RuleId("KV404"), "object-name-grammar",
+    "An object name contains `..`, a path separator or a control character, or is blank.",
+    Severity.HIGH,
+    "Names become path components when Keras saves assets (CVE-2026-12479); "
+    "re-save the model with plain names.",
+)
+
+RULES: tuple[Rule, ...] = (ARGUMENT_TYPE, ARGUMENT_RANGE, ARGUMENT_LENGTH, ARGUMENT_PATH,
+                           LAYER_NAME)
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:(//|\\\\)")
+_PATH = re.compile(r"[/\\]|^~|^[A-Za-z]:|\.\.|^\.")
+_BAD_NAME = re.compile(r"\.\.|[/\\]|[\x00-\x1f\x7f]")
+
+
+def json_type(value: object) -> str:
+    """The JSON type name a policy uses for ``value``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "object"
+
+
+def _leaves(value: object) -> Iterator[tuple[str, object]]:
+    """Scalars inside nested lists with their relative pointer (iterative; the tree walk
+    has already capped the document's size, so no second cap that could stop early)."""
+    stack: list[tuple[str, object]] = [("", value)]
+    while stack:
+        suffix, item = stack.pop()
+        if isinstance(item, list):
+            stack.extend((f"{suffix}/{i}", v) for i, v in reversed(list(enumerate(item))))
+        else:
+            yield suffix, item
+
+
+def _violations(
+    value: object, constraint: ArgumentConstraint
+) -> Iterator[tuple[Rule, str, str, object]]:
+    """(rule, pointer suffix, message, offending value) for each broken limit."""
+    kind = json_type(value)
+    types = constraint.types
+    if isinstance(value, str) and constraint.forbid:
+        if "url" in constraint.forbid and _URL.search(value):
+            yield ARGUMENT_PATH, "", "is a URL", value
+            return
+        if "path" in constraint.forbid and _PATH.search(value):
+            yield ARGUMENT_PATH, "", "looks like a file path", value
+            return
+    if types is not None and kind not in types and not (kind == "int" and "float" in types):
+        allowed = ", ".join(sorted(types))
+        yield ARGUMENT_TYPE, "", f"is a {kind}; allowed: {allowed}", value
+        return
+    if constraint.enum is not None and value is not None and value not in constraint.enum:
+        yield ARGUMENT_RANGE, "", f"is not one of {list(constraint.enum)}", value
+    length = constraint.max_length
+    if length is not None and isinstance(value, (str, list)) and len(value) > length:
+        yield ARGUMENT_LENGTH, "", f"has length {len(value)}, over {length}", value
+    low, high = constraint.minimum, constraint.maximum
+    check_numbers = low is not None or high is not None
+    for suffix, leaf in _leaves(value):
+        is_number = isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
+        if check_numbers and is_number and (
+            (low is not None and leaf < low) or (high is not None and leaf > high)  # type: ignore[operator]
+        ):
+            yield ARGUMENT_RANGE, suffix, f"{leaf} is outside [{low}, {high}]", leaf
+
+
+ConstraintTable = Mapping[str, ArgumentConstraint]
+
+
+def constraints_for(node: Node, policy: Policy) -> list[tuple[str, ConstraintTable]]:
+    """Constraint tables that apply to a class node: ``"*"`` first, then its own."""
+    tables = []
+    everywhere = policy.arguments.get("*")
+    if everywhere:
+        tables.append(("*", everywhere))
+    modules = (node.module,) if node.module else policy.legacy_class_modules(node.class_name)
+    for module in modules:
+        key = f"{module}.{node.class_name}"
+        own = policy.arguments.get(key)
+        if own:
+            tables.append((key, own))
+    return tables
+
+
+def check_arguments(node: Node, policy: Policy) -> list[Finding]:
+    """Apply every constraint the policy has for this class to its config."""
+    config = node.config
+    if not isinstance(config, dict):
+        return []
+    findings = []
+    config_pointer = join_pointer(node.pointer, "config")
+    for target, table in constraints_for(node, policy):
+        for argument, constraint in table.items():
+            if argument not in config:
+                continue
+            for rule, suffix, message, offending in _violations(config[argument], constraint):
+                why = f" ({constraint.reason})" if constraint.reason else ""
+                findings.append(Finding.of(
+                    rule,
+                    Location(member=node.member,
+                             pointer=Pointer(join_pointer(config_pointer, argument) + suffix),
+                             layer=node.layer),
+                    f"argument `{argument}` of {node.class_name} {message}{why} "
+                    f"[constraint arguments.\"{target}\".{argument} in {constraint.source}]",
+                    value=offending,
+                ))
+    return findings
+
+
+def check_layer_name(node: Node) -> list[Finding]:
+    """Names of saveable objects must be usable as a single, plain path component."""
+    findings = []
+    places: list[tuple[Pointer, object]] = [
+        (join_pointer(node.pointer, "name"), node.raw.get("name"))
+    ]
+    if isinstance(node.config, dict):
+        places.append((join_pointer(join_pointer(node.pointer, "config"), "name"),
+                       node.config.get("name")))
+    for pointer, name in places:
+        if not isinstance(name, str):
+            continue
+        if _BAD_NAME.search(name) or not name.strip():
+            findings.append(Finding.of(
+                LAYER_NAME, Location(member=node.member, pointer=pointer, layer=node.layer),
+                f"name {name!r} is not a plain path component", value=name,
+            ))
+    return findings

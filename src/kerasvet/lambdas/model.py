@@ -1,0 +1,152 @@
+"""Types of the lambda analyzer: decoded code objects, their constants, and the error base.
+
+A serialized Keras lambda is ``marshal.dumps(fn.__code__)`` from whatever CPython saved the
+model. We never let CPython load it (its native unmarshaller has no verifier and crashes on crafted
+input, see docs/research lambda-analysis.md section 3), so the pure-Python reader rebuilds the
+code object as the plain, immutable records below instead of a native code object.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from types import EllipsisType
+from typing import TypeAlias, Union
+
+from kerasvet.errors import KerasvetError
+
+__all__ = [
+    "BytecodeError",
+    "CodeRecord",
+    "Const",
+    "FrozenSetConst",
+    "LambdaError",
+    "LayoutFamily",
+    "LiftError",
+    "MarshalError",
+]
+
+
+class LambdaError(KerasvetError):
+    """Base of every refusal raised while reading a serialized lambda.
+
+    Callers catch this one type and turn it into a deny decision (fail closed); anything
+    else escaping the lambda readers is a bug in kerasvet, never a property of the input.
+    """
+
+    def __init__(self, reason: str, offset: int | None = None) -> None:
+        self.reason = reason
+        """Human-readable cause, safe to print (it never embeds raw attacker bytes)."""
+        self.offset = offset
+        """Byte offset in the blob or in ``co_code`` where the problem was seen, if known."""
+        super().__init__(reason if offset is None else f"{reason} (at offset {offset})")
+
+
+class MarshalError(LambdaError):
+    """The bytes are not a well-formed code object of the layout family that was tried."""
+
+
+class BytecodeError(LambdaError):
+    """``co_code`` does not decode cleanly under the opcode table that was tried."""
+
+
+class LiftError(LambdaError):
+    """The bytecode uses something outside the subset the expression lifter understands."""
+
+
+class LayoutFamily(enum.Enum):
+    """How a code object's fields are laid out in the marshal stream.
+
+    CPython 3.11 replaced varnames/freevars/cellvars by ``co_localsplusnames`` plus a kinds
+    byte string and added qualname and the exception table, so one blob can only be read with
+    one of two layouts. Nothing in the blob says which: the reader tries both.
+    """
+
+    PY38_TO_310 = "3.8-3.10"
+    """argcount, posonly, kwonly, nlocals, stacksize, flags, code, consts, names, varnames,
+    freevars, cellvars, filename, name, firstlineno, lnotab/linetable."""
+    PY311_ON = "3.11+"
+    """argcount, posonly, kwonly, stacksize, flags, code, consts, names, localsplusnames,
+    localspluskinds, filename, name, qualname, firstlineno, linetable, exceptiontable."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenSetConst:
+    """A ``frozenset`` constant (CPython folds ``x in {1, 2}`` into one).
+
+    Kept as a tuple in stream order rather than a real ``frozenset`` so that nothing is
+    silently merged (``{1, True}`` would collapse) and so that iteration is deterministic.
+    The reader refuses duplicate items.
+    """
+
+    items: tuple[Const, ...]
+    """The members, in the order the writer emitted them."""
+
+
+Const: TypeAlias = Union[
+    bool,
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    EllipsisType,
+    tuple["Const", ...],
+    FrozenSetConst,
+    "CodeRecord",
+    None,
+]
+"""What a ``co_consts`` entry can be after a strict read; nested code stays a CodeRecord."""
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRecord:
+    """A code object as data: every field the marshal stream carries, nothing executable.
+
+    Fields that exist in only one layout family are ``None`` in the other. For 3.11+ the
+    classic ``varnames``/``freevars``/``cellvars`` are derived from the locals-plus kinds the
+    same way CPython derives ``co_varnames`` and friends, so later stages need not care.
+    """
+
+    family: LayoutFamily
+    """The layout the record was read with."""
+    argcount: int
+    """Positional parameters, including positional-only ones."""
+    posonlyargcount: int
+    """Positional-only parameters."""
+    kwonlyargcount: int
+    """Keyword-only parameters."""
+    nlocals: int | None
+    """Declared ``co_nlocals`` (3.8-3.10 only; 3.11+ derives it from the kinds)."""
+    stacksize: int
+    """Declared ``co_stacksize``; CPython trusts it blindly, we only record it."""
+    flags: int
+    """``co_flags`` bit set (CO_OPTIMIZED, CO_GENERATOR, ...)."""
+    code: bytes
+    """The raw ``co_code`` bytes as serialized, inline caches included (3.11+)."""
+    consts: tuple[Const, ...]
+    """``co_consts``; nested code objects are CodeRecords."""
+    names: tuple[str, ...]
+    """``co_names``: globals, attributes and imported names used by the bytecode."""
+    varnames: tuple[str, ...]
+    """Local variable names, parameters first (``co_varnames``)."""
+    freevars: tuple[str, ...]
+    """Names of closure cells received from the enclosing scope (``co_freevars``)."""
+    cellvars: tuple[str, ...]
+    """Locals captured by nested scopes (``co_cellvars``)."""
+    localsplusnames: tuple[str, ...] | None
+    """3.11+: every fast-locals slot name, in slot order (what LOAD_FAST indexes)."""
+    localspluskinds: bytes | None
+    """3.11+: one kind byte per slot (CO_FAST_LOCAL 0x20, CELL 0x40, FREE 0x80, HIDDEN 0x10)."""
+    filename: str
+    """``co_filename`` as written by the producer (informational only)."""
+    name: str
+    """``co_name``; ``<lambda>`` for a lambda."""
+    qualname: str | None
+    """``co_qualname`` (3.11+ only)."""
+    firstlineno: int
+    """``co_firstlineno`` (informational only)."""
+    linetable: bytes
+    """``co_lnotab`` (3.8, 3.9) or ``co_linetable`` (3.10+), unparsed."""
+    exceptiontable: bytes
+    """``co_exceptiontable`` (3.11+); empty for 3.8-3.10."""

@@ -1,0 +1,23 @@
+"""Policies: the TOML allowlists that decide what a config may build."""
+
+from kerasvet.policy.load import SHIPPED_DIR, load_policy, shipped_policy_names
+from kerasvet.policy.model import (
+    ArgumentConstraint,
+    DenyKind,
+    DenyRule,
+    LambdaMode,
+    LambdaPolicy,
+    Policy,
+)
+
+__all__ = [
+    "SHIPPED_DIR",
+    "ArgumentConstraint",
+    "DenyKind",
+    "DenyRule",
+    "LambdaMode",
+    "LambdaPolicy",
+    "Policy",
+    "load_policy",
+    "shipped_policy_names",
+]

@@ -1,0 +1,390 @@
+"""Read policy TOML in two steps: check the raw tables strictly, then merge ``extends``."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from kerasvet.errors import PolicyError
+from kerasvet.findings import Severity
+from kerasvet.limits import Limits
+from kerasvet.policy.model import (
+    FORBIDDEN_PATTERNS,
+    JSON_TYPES,
+    NAME_TABLES,
+    ArgumentConstraint,
+    DenyKind,
+    DenyRule,
+    LambdaMode,
+    LambdaPolicy,
+    Policy,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["SHIPPED_DIR", "load_policy", "shipped_policy_names"]
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "policies"
+"""Where the policies that ship with kerasvet live (``policies/`` in the repository)."""
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_TOP_KEYS = frozenset(
+    {"name", "description", "extends", "limits", "lambdas", "classes", "functions", "names",
+     "deny", "arguments"}
+)
+_DENY_KEYS = frozenset({"module", "module_prefix", "names", "kind", "reason", "advisory"})
+_LAMBDA_KEYS = frozenset(
+    {"mode", "roots", "calls", "builtins", "attributes", "bandit_severity", "max_code_chars"}
+)
+_CONSTRAINT_KEYS = frozenset({"types", "min", "max", "max_length", "enum", "forbid", "reason"})
+_MAX_EXTENDS_DEPTH = 16
+
+
+def shipped_policy_names() -> tuple[str, ...]:
+    """Names of the policies that ship with kerasvet."""
+    return tuple(sorted(p.stem for p in SHIPPED_DIR.glob("*.toml")))
+
+
+@dataclass(frozen=True, slots=True)
+class _RawPolicy:
+    """One file's checked tables, before ``extends`` is merged."""
+
+    path: Path
+    digest: bytes
+    name: str
+    description: str
+    extends: tuple[str, ...]
+    limits: Mapping[str, int]
+    lambdas: Mapping[str, object]
+    classes: Mapping[str, frozenset[str]]
+    functions: Mapping[str, frozenset[str]]
+    names: Mapping[str, frozenset[str]]
+    deny: tuple[DenyRule, ...]
+    arguments: Mapping[str, Mapping[str, ArgumentConstraint]]
+
+
+def _fail(path: Path, where: str, message: str) -> PolicyError:
+    return PolicyError(f"{path}: {where}: {message}")
+
+
+def _expect(path: Path, where: str, value: object, kind: type | tuple[type, ...]) -> None:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise _fail(path, where, f"expected {names}, got {type(value).__name__}")
+
+
+def _unknown(path: Path, where: str, table: Mapping[str, object], known: frozenset[str]) -> None:
+    extra = sorted(set(table) - known)
+    if extra:
+        raise _fail(path, where, f"unknown key(s) {', '.join(map(repr, extra))}; "
+                                 f"allowed: {', '.join(sorted(known))}")
+
+
+def _ascii_ident(path: Path, where: str, value: object, pattern: re.Pattern[str]) -> str:
+    _expect(path, where, value, str)
+    assert isinstance(value, str)
+    if not value.isascii() or not pattern.fullmatch(value):
+        raise _fail(path, where, f"{value!r} is not a plain ASCII identifier")
+    return value
+
+
+def _name_table(path: Path, where: str, table: object) -> dict[str, frozenset[str]]:
+    _expect(path, where, table, dict)
+    assert isinstance(table, dict)
+    result: dict[str, frozenset[str]] = {}
+    for module, names in table.items():
+        here = f"{where}.{module}"
+        module_name = _ascii_ident(path, here, module, _MODULE)
+        _expect(path, here, names, list)
+        result[module_name] = frozenset(_ascii_ident(path, here, n, _IDENT) for n in names)
+    return result
+
+
+def _constraint(path: Path, where: str, table: object) -> ArgumentConstraint:
+    _expect(path, where, table, dict)
+    assert isinstance(table, dict)
+    _unknown(path, where, table, _CONSTRAINT_KEYS)
+    types = table.get("types")
+    if types is not None:
+        _expect(path, f"{where}.types", types, list)
+        bad = [t for t in types if t not in JSON_TYPES]
+        if bad:
+            raise _fail(path, f"{where}.types", f"unknown type(s) {bad}; "
+                                                f"allowed: {', '.join(sorted(JSON_TYPES))}")
+    for key in ("min", "max"):
+        if key in table:
+            _expect(path, f"{where}.{key}", table[key], (int, float))
+    if "max_length" in table:
+        _expect(path, f"{where}.max_length", table["max_length"], int)
+    enum = table.get("enum")
+    if enum is not None:
+        _expect(path, f"{where}.enum", enum, list)
+    forbid = table.get("forbid", [])
+    _expect(path, f"{where}.forbid", forbid, list)
+    bad = [f for f in forbid if f not in FORBIDDEN_PATTERNS]
+    if bad:
+        raise _fail(path, f"{where}.forbid", f"unknown pattern(s) {bad}; "
+                                             f"allowed: {', '.join(sorted(FORBIDDEN_PATTERNS))}")
+    reason = table.get("reason")
+    if reason is not None:
+        _expect(path, f"{where}.reason", reason, str)
+    return ArgumentConstraint(
+        types=frozenset(types) if types is not None else None,
+        minimum=table.get("min"),
+        maximum=table.get("max"),
+        max_length=table.get("max_length"),
+        enum=tuple(enum) if enum is not None else None,
+        forbid=frozenset(forbid),
+        reason=reason,
+        source=str(path),
+    )
+
+
+def _deny_rule(path: Path, where: str, table: object) -> DenyRule:
+    _expect(path, where, table, dict)
+    assert isinstance(table, dict)
+    _unknown(path, where, table, _DENY_KEYS)
+    module = table.get("module")
+    prefix = table.get("module_prefix")
+    if (module is None) == (prefix is None):
+        raise _fail(path, where, "give exactly one of `module` and `module_prefix`")
+    if module is not None:
+        _ascii_ident(path, f"{where}.module", module, _MODULE)
+    if prefix is not None:
+        _ascii_ident(path, f"{where}.module_prefix", prefix, _MODULE)
+    names = table.get("names")
+    if names is not None:
+        _expect(path, f"{where}.names", names, list)
+        names = frozenset(_ascii_ident(path, f"{where}.names", n, _IDENT) for n in names)
+    kind_text = table.get("kind", "any")
+    try:
+        kind = DenyKind(kind_text)
+    except ValueError:
+        raise _fail(path, f"{where}.kind", f"{kind_text!r} is not class, function or any") from None
+    reason = table.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise _fail(path, f"{where}.reason", "every deny rule needs a reason")
+    advisory = table.get("advisory")
+    if advisory is not None:
+        _expect(path, f"{where}.advisory", advisory, str)
+    return DenyRule(reason=reason, module=module, module_prefix=prefix, names=names, kind=kind,
+                    advisory=advisory, source=str(path))
+
+
+def _lambda_section(path: Path, table: object) -> dict[str, object]:
+    """Check ``[lambdas]``; values are already converted (mode, severity, sets)."""
+    _expect(path, "lambdas", table, dict)
+    assert isinstance(table, dict)
+    _unknown(path, "lambdas", table, _LAMBDA_KEYS)
+    section: dict[str, object] = {}
+    if "mode" in table:
+        try:
+            section["mode"] = LambdaMode(table["mode"])
+        except ValueError:
+            modes = ", ".join(m.value for m in LambdaMode)
+            raise _fail(path, "lambdas.mode",
+                        f"{table['mode']!r} is not one of: {modes}") from None
+    if "bandit_severity" in table:
+        try:
+            section["bandit_severity"] = Severity.parse(str(table["bandit_severity"]))
+        except ValueError as exc:
+            raise _fail(path, "lambdas.bandit_severity", str(exc)) from None
+    if "max_code_chars" in table:
+        _expect(path, "lambdas.max_code_chars", table["max_code_chars"], int)
+        section["max_code_chars"] = table["max_code_chars"]
+    roots = table.get("roots", {})
+    _expect(path, "lambdas.roots", roots, dict)
+    section["roots"] = {
+        _ascii_ident(path, "lambdas.roots", name, _IDENT):
+            _ascii_ident(path, f"lambdas.roots.{name}", module, _MODULE)
+        for name, module in roots.items()
+    }
+    for key, pattern in (("calls", _MODULE), ("builtins", _IDENT), ("attributes", _IDENT)):
+        values = table.get(key, [])
+        _expect(path, f"lambdas.{key}", values, list)
+        section[key] = frozenset(_ascii_ident(path, f"lambdas.{key}", v, pattern)
+                                 for v in values)
+    return section
+
+
+def _read_raw(path: Path) -> _RawPolicy:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy {path}: {exc.strerror or exc}") from None
+    try:
+        table = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from None
+    _unknown(path, "top level", table, _TOP_KEYS)
+    name = table.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise _fail(path, "name", "required; lower-case letters, digits and dashes")
+    description = table.get("description", "")
+    _expect(path, "description", description, str)
+    extends = table.get("extends", [])
+    _expect(path, "extends", extends, list)
+    for parent in extends:
+        _expect(path, "extends", parent, str)
+    limits_table = table.get("limits", {})
+    _expect(path, "limits", limits_table, dict)
+    _unknown(path, "limits", limits_table, frozenset(Limits.names()))
+    for key, value in limits_table.items():
+        _expect(path, f"limits.{key}", value, int)
+        if value <= 0:
+            raise _fail(path, f"limits.{key}", "must be a positive integer")
+    lambdas = _lambda_section(path, table.get("lambdas", {}))
+    names_table = table.get("names", {})
+    _expect(path, "names", names_table, dict)
+    _unknown(path, "names", names_table, frozenset(NAME_TABLES))
+    names: dict[str, frozenset[str]] = {}
+    for key, values in names_table.items():
+        _expect(path, f"names.{key}", values, list)
+        for value in values:
+            _expect(path, f"names.{key}", value, str)
+            if not value.isascii():
+                raise _fail(path, f"names.{key}", f"{value!r} is not ASCII")
+        names[key] = frozenset(values)
+    deny_list = table.get("deny", [])
+    _expect(path, "deny", deny_list, list)
+    deny = tuple(_deny_rule(path, f"deny[{i}]", d) for i, d in enumerate(deny_list))
+    arguments_table = table.get("arguments", {})
+    _expect(path, "arguments", arguments_table, dict)
+    arguments: dict[str, dict[str, ArgumentConstraint]] = {}
+    for target, per_arg in arguments_table.items():
+        if target != "*":
+            _ascii_ident(path, f"arguments.{target}", target, _MODULE)
+        _expect(path, f"arguments.{target}", per_arg, dict)
+        arguments[target] = {
+            arg: _constraint(path, f"arguments.{target}.{arg}", spec)
+            for arg, spec in per_arg.items()
+        }
+    return _RawPolicy(
+        path=path,
+        digest=hashlib.sha256(data).digest(),
+        name=name,
+        description=description,
+        extends=tuple(extends),
+        limits=limits_table,
+        lambdas=lambdas,
+        classes=_name_table(path, "classes", table.get("classes", {})),
+        functions=_name_table(path, "functions", table.get("functions", {})),
+        names=names,
+        deny=deny,
+        arguments=arguments,
+    )
+
+
+def _locate(reference: str, relative_to: Path | None) -> Path:
+    """A shipped policy name, or a path (relative to the file that extends it)."""
+    if _NAME.fullmatch(reference) and not reference.endswith(".toml"):
+        path = SHIPPED_DIR / f"{reference}.toml"
+        if not path.is_file():
+            known = ", ".join(shipped_policy_names())
+            raise PolicyError(f"unknown policy {reference!r}; shipped policies: {known}")
+        return path
+    path = Path(reference)
+    if relative_to is not None and not path.is_absolute():
+        path = relative_to / path
+    if not path.is_file():
+        raise PolicyError(f"policy file {path} does not exist")
+    return path
+
+
+def _merge_order(root: Path) -> list[_RawPolicy]:
+    """Depth-first parents-first order, each file once; cycles are errors."""
+    order: list[_RawPolicy] = []
+    done: set[Path] = set()
+    # Explicit stack of (raw policy, index of next parent to visit, chain of paths).
+    first = _read_raw(root)
+    stack: list[tuple[_RawPolicy, int]] = [(first, 0)]
+    chain: list[Path] = [root.resolve()]
+    while stack:
+        raw, index = stack.pop()
+        if index < len(raw.extends):
+            stack.append((raw, index + 1))
+            parent_path = _locate(raw.extends[index], raw.path.parent).resolve()
+            if parent_path in chain:
+                cycle = " -> ".join(str(p) for p in [*chain, parent_path])
+                raise PolicyError(f"`extends` forms a cycle: {cycle}")
+            if parent_path in done:
+                continue
+            if len(chain) >= _MAX_EXTENDS_DEPTH:
+                raise PolicyError(f"{raw.path}: `extends` is nested more than "
+                                  f"{_MAX_EXTENDS_DEPTH} levels deep")
+            chain.append(parent_path)
+            stack.append((_read_raw(parent_path), 0))
+        else:
+            done.add(chain.pop())
+            order.append(raw)
+    return order
+
+
+def load_policy(reference: str | Path) -> Policy:
+    """Load a shipped policy by name, or a policy file by path, with ``extends`` merged."""
+    path = _locate(str(reference), None) if isinstance(reference, str) else reference
+    if not path.is_file():
+        raise PolicyError(f"policy file {path} does not exist")
+    order = _merge_order(path)
+    limits = Limits()
+    lambda_settings: dict[str, object] = {}
+    lambda_roots: dict[str, str] = {}
+    lambda_sets: dict[str, set[str]] = {"calls": set(), "builtins": set(), "attributes": set()}
+    classes: dict[str, set[str]] = {}
+    functions: dict[str, set[str]] = {}
+    names: dict[str, set[str]] = {}
+    deny: list[DenyRule] = []
+    arguments: dict[str, dict[str, ArgumentConstraint]] = {}
+    digest = hashlib.sha256()
+    for raw in order:
+        digest.update(raw.digest)
+        limits = replace(limits, **raw.limits)
+        for key, value in raw.lambdas.items():
+            if key == "roots":
+                lambda_roots.update(value)  # type: ignore[call-overload]
+            elif key in lambda_sets:
+                lambda_sets[key].update(value)  # type: ignore[arg-type]
+            else:
+                lambda_settings[key] = value
+        for target, source in ((classes, raw.classes), (functions, raw.functions),
+                               (names, raw.names)):
+            for key, values in source.items():
+                target.setdefault(key, set()).update(values)
+        deny.extend(raw.deny)
+        for cls, per_arg in raw.arguments.items():
+            arguments.setdefault(cls, {}).update(per_arg)
+    legacy: dict[str, set[str]] = {}
+    for module, class_names in classes.items():
+        for class_name in class_names:
+            legacy.setdefault(class_name, set()).add(module)
+    top = order[-1]
+    return Policy(
+        name=top.name,
+        sha256=digest.hexdigest(),
+        sources=tuple(str(raw.path) for raw in order),
+        limits=limits,
+        lambdas=LambdaPolicy(
+            roots=dict(sorted(lambda_roots.items())),
+            calls=frozenset(lambda_sets["calls"]),
+            builtins=frozenset(lambda_sets["builtins"]),
+            attributes=frozenset(lambda_sets["attributes"]),
+            **lambda_settings,  # type: ignore[arg-type]
+        ),
+        classes={m: frozenset(v) for m, v in sorted(classes.items())},
+        functions={m: frozenset(v) for m, v in sorted(functions.items())},
+        names={k: frozenset(v) for k, v in sorted(names.items())},
+        deny=tuple(deny),
+        arguments={c: dict(a) for c, a in arguments.items()},
+        description=top.description,
+        legacy_classes={c: tuple(sorted(m)) for c, m in legacy.items()},
+    )
+

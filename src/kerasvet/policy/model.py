@@ -1,0 +1,196 @@
+"""The policy model: frozen, fully resolved (``extends`` already applied)."""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kerasvet.findings import Severity
+from kerasvet.limits import Limits
+
+__all__ = [
+    "JSON_TYPES",
+    "NAME_TABLES",
+    "ArgumentConstraint",
+    "DenyKind",
+    "DenyRule",
+    "LambdaMode",
+    "LambdaPolicy",
+    "Policy",
+]
+
+JSON_TYPES = frozenset({"null", "bool", "int", "float", "string", "list", "object"})
+"""Type names an argument constraint may list."""
+
+NAME_TABLES = (
+    "activations",
+    "initializers",
+    "regularizers",
+    "constraints",
+    "losses",
+    "metrics",
+    "optimizers",
+)
+"""Keras tables that resolve bare strings (``activation="relu"``)."""
+
+FORBIDDEN_PATTERNS = frozenset({"path", "url"})
+"""Named string patterns an argument constraint may forbid."""
+
+
+class LambdaMode(enum.Enum):
+    """What the policy does with serialized lambdas."""
+
+    DENY = "deny"
+    """Refuse every lambda without reading it."""
+    ANALYZE = "analyze"
+    """Read the bytecode statically and allow what the lambda section allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaPolicy:
+    """The ``[lambdas]`` section: what a statically analysed lambda may do."""
+
+    mode: LambdaMode = LambdaMode.DENY
+    """Deny every lambda, or analyse each one."""
+    roots: Mapping[str, str] = field(default_factory=dict)
+    """Global names a lambda may use, and the module each must be bound to
+    (``ops = "keras.ops"``)."""
+    calls: frozenset[str] = frozenset()
+    """Fully-qualified callables a lambda may call (``keras.ops.mean``)."""
+    builtins: frozenset[str] = frozenset()
+    """Builtins a lambda may call (never use as values): ``len``, ``abs``, ..."""
+    attributes: frozenset[str] = frozenset()
+    """Attributes a lambda may read on values (``shape``, ``dtype``, ``ndim``, ``T``)."""
+    bandit_severity: Severity = Severity.LOW
+    """bandit findings at or above this severity deny the lambda."""
+    max_code_chars: int = 65_536
+    """Longest base64 ``code`` field read at all."""
+
+
+class DenyKind(enum.Enum):
+    """Which node kinds a deny rule covers."""
+
+    CLASS = "class"
+    FUNCTION = "function"
+    ANY = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class DenyRule:
+    """An explicit denial that wins over every allow rule and explains itself."""
+
+    reason: str
+    """Shown to the user: what the object does and which advisory it relates to."""
+    module: str | None = None
+    """Exact module, or ``None`` when ``module_prefix`` is used."""
+    module_prefix: str | None = None
+    """A module and everything below it (``keras.utils`` covers ``keras.utils.x``)."""
+    names: frozenset[str] | None = None
+    """Names covered; ``None`` covers every name in the module(s)."""
+    kind: DenyKind = DenyKind.ANY
+    """Classes, functions, or both."""
+    advisory: str | None = None
+    """The advisory or CVE id the denial answers, when there is one."""
+    source: str = ""
+    """The policy file the rule came from."""
+
+    def covers_module(self, module: str) -> bool:
+        """Whether ``module`` is in this rule's reach (exact, or component-wise below a prefix)."""
+        if self.module is not None:
+            return module == self.module
+        assert self.module_prefix is not None
+        return module == self.module_prefix or module.startswith(self.module_prefix + ".")
+
+    def matches(self, module: str | None, name: str, kind: DenyKind) -> bool:
+        """Whether a node naming ``module``/``name`` of ``kind`` is denied by this rule."""
+        if self.kind is not DenyKind.ANY and kind is not self.kind:
+            return False
+        if module is None:
+            # Legacy nodes carry no module: only rules that name the object can match.
+            return self.names is not None and name in self.names
+        if not self.covers_module(module):
+            return False
+        return self.names is None or name in self.names
+
+
+@dataclass(frozen=True, slots=True)
+class ArgumentConstraint:
+    """Limits on one argument of a class's config."""
+
+    types: frozenset[str] | None = None
+    """Allowed JSON types; ``None`` allows any type."""
+    minimum: float | None = None
+    """Smallest number allowed (checked on each number inside lists as well)."""
+    maximum: float | None = None
+    """Largest number allowed (checked on each number inside lists as well)."""
+    max_length: int | None = None
+    """Longest string or list allowed."""
+    enum: tuple[object, ...] | None = None
+    """The only values allowed."""
+    forbid: frozenset[str] = frozenset()
+    """Named patterns refused in strings (``path``, ``url``)."""
+    reason: str | None = None
+    """Why the constraint exists (an advisory, usually)."""
+    source: str = ""
+    """The policy file the constraint came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A resolved policy: what may be built from a config, and the caps on reading it."""
+
+    name: str
+    """The policy's name."""
+    sha256: str
+    """Hash over the policy file and every file it extends, in merge order."""
+    sources: tuple[str, ...]
+    """The files merged into this policy, parents first."""
+    limits: Limits = field(default_factory=Limits)
+    """Resource caps."""
+    lambdas: LambdaPolicy = field(default_factory=LambdaPolicy)
+    """What happens to serialized lambdas."""
+    classes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Allowed classes: module -> class names."""
+    functions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Allowed functions: module -> function names."""
+    names: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Allowed bare-string references per Keras table (see ``NAME_TABLES``)."""
+    deny: tuple[DenyRule, ...] = ()
+    """Explicit denials, in file order."""
+    arguments: Mapping[str, Mapping[str, ArgumentConstraint]] = field(default_factory=dict)
+    """Argument constraints: ``"<module>.<Class>"`` or ``"*"`` -> argument -> constraint."""
+    description: str = ""
+    """What the policy is for."""
+    legacy_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Derived index: class name -> modules that allow it (legacy nodes carry no module)."""
+
+    @classmethod
+    def load(cls, reference: str | os.PathLike[str]) -> Policy:
+        """Load a shipped policy by name (``"default"``) or a policy file by path."""
+        from kerasvet.policy.load import load_policy  # the loader imports this module
+
+        return load_policy(reference if isinstance(reference, str) else Path(reference))
+
+    def allows_class(self, module: str, class_name: str) -> bool:
+        """Exact ``(module, class_name)`` membership."""
+        allowed = self.classes.get(module)
+        return allowed is not None and class_name in allowed
+
+    def allows_function(self, module: str, name: str) -> bool:
+        """Exact ``(module, name)`` membership."""
+        allowed = self.functions.get(module)
+        return allowed is not None and name in allowed
+
+    def legacy_class_modules(self, class_name: str) -> tuple[str, ...]:
+        """Modules of allowed classes called ``class_name`` (legacy nodes have no module)."""
+        return self.legacy_classes.get(class_name, ())
+
+    def deny_rule_for(self, module: str | None, name: str, kind: DenyKind) -> DenyRule | None:
+        """The first explicit denial matching the node, if any."""
+        for rule in self.deny:
+            if rule.matches(module, name, kind):
+                return rule
+        return None

@@ -1,0 +1,417 @@
+"""The config tree: one iterative walk over a parsed document that finds every node.
+
+A node is any dict with a ``class_name`` key, wherever it sits, because Keras' deserializer
+recurses into every list and dict value (``inbound_nodes`` args, ``Lambda.arguments``,
+``compile_config``, dtype policies, ...). Keras 2 list-form lambdas (``function`` plus
+``function_type``) are nodes too. The same walk enforces the per-value caps (depth, count,
+string length, number size), so the document is visited exactly once.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kerasvet.artifact import rules
+from kerasvet.artifact.model import ConfigDocument, ConfigRole
+from kerasvet.findings import Finding, Location, Pointer, escape_pointer_token
+from kerasvet.limits import Limits
+
+__all__ = ["CompileSection", "Grammar", "Node", "NodeKind", "Tree", "walk_documents"]
+
+
+class Grammar(enum.Enum):
+    """Which serialization grammar wrote a node."""
+
+    KERAS3 = "keras3"
+    """Keras 3 with a ``module`` key."""
+    KERAS3_LEGACY = "keras3-legacy"
+    """No ``module`` key: Keras 3 legacy HDF5 configs, resolved by class name alone."""
+    KERAS2 = "keras2"
+    """Keras 2 / tf.keras: list-form lambdas with ``*_type`` and ``*_module`` keys."""
+
+
+class NodeKind(enum.Enum):
+    """What Keras would do with a node."""
+
+    CLASS = "class"
+    """Resolve ``(module, class_name)`` and call ``from_config(config)``."""
+    FUNCTION = "function"
+    """``class_name == "function"``: resolve ``(module, config)`` to a callable."""
+    LAMBDA = "lambda"
+    """Serialized bytecode: ``__lambda__`` or a Keras 2 ``[code, defaults, closure]`` list."""
+    SPECIAL = "special"
+    """Other ``__name__`` markers: tensors, numpy arrays, slices, type specs, ..."""
+
+
+SPECIAL_NAMES = frozenset(
+    {
+        "__keras_tensor__",
+        "__tensor__",
+        "__numpy__",
+        "__bytes__",
+        "__ellipsis__",
+        "__slice__",
+        "__typespec__",
+        "__tuple__",
+        "__passive_serialization__",
+    }
+)
+"""Marker class names Keras' deserializers special-case (Keras 3 and legacy json_utils)."""
+
+KERAS2_CALLABLE_KEYS = ("function", "output_shape", "mask")
+"""Lambda config keys that tf.keras pairs with ``<key>_type`` and ``<key>_module``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One config node, located and classified, still holding the raw attacker data."""
+
+    member: str
+    """The artifact member the node was read from (``config.json``, ``model_config``, ...)."""
+    pointer: Pointer
+    """JSON pointer of the node dict (or of the Keras 2 lambda list)."""
+    kind: NodeKind
+    """What Keras would do with it."""
+    grammar: Grammar
+    """Which serialization grammar wrote it."""
+    class_name: str
+    """``class_name`` (for a Keras 2 lambda list: ``"__lambda__"``)."""
+    module: str | None
+    """``module`` when present and a string."""
+    registered_name: str | None
+    """``registered_name`` when present and a string."""
+    config: object
+    """The raw ``config`` value (for a Keras 2 lambda: the ``[code, defaults, closure]`` list)."""
+    raw: Mapping[str, object]
+    """The whole node dict (for a Keras 2 lambda: the enclosing Lambda layer config)."""
+    layer: str | None
+    """Name of the nearest enclosing layer (the node itself, for a layer)."""
+    argument: str | None
+    """Config key under which the node sits in its parent (``kernel_initializer``, ...)."""
+    parent: Pointer | None
+    """Pointer of the nearest enclosing node, ``None`` for a document root."""
+    in_layer_list: bool
+    """Whether the node is an entry of a model's ``layers`` list."""
+    role: ConfigRole = ConfigRole.MODEL
+    """Whether the node sits in a model config or a legacy training config."""
+
+    @property
+    def location(self) -> Location:
+        """The node's location for findings."""
+        return Location(member=self.member, pointer=self.pointer, layer=self.layer)
+
+
+@dataclass(frozen=True, slots=True)
+class CompileSection:
+    """A ``compile_config`` (Keras 3) or ``training_config`` (legacy HDF5) object."""
+
+    member: str
+    """The member holding it."""
+    pointer: Pointer
+    """Its pointer."""
+    value: Mapping[str, object]
+    """The raw object: ``loss``, ``metrics``, ``optimizer``, ..."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """Every node of every document of one artifact, in document order."""
+
+    nodes: tuple[Node, ...]
+    """The nodes; roots of each document first within that document."""
+    findings: tuple[Finding, ...]
+    """Schema and cap findings raised by the walk."""
+    compile_sections: tuple[CompileSection, ...]
+    """Compile and training configs, whose bare strings name losses, metrics, optimizers."""
+
+
+def _pointer(parent: str, token: str | int) -> str:
+    if isinstance(token, int):
+        return f"{parent}/{token}"
+    if "~" in token or "/" in token:
+        return f"{parent}/{escape_pointer_token(token)}"
+    return f"{parent}/{token}"
+
+
+def _grammar(node: Mapping[str, object], document_grammar: Grammar) -> Grammar:
+    if "module" in node:
+        return Grammar.KERAS3
+    return document_grammar
+
+
+def _document_grammar(value: object) -> Grammar:
+    """Keras 2 writes ``keras_version`` 2.x; used only to label nodes without ``module``."""
+    if isinstance(value, dict):
+        version = value.get("keras_version")
+        if isinstance(version, str) and version.startswith("2."):
+            return Grammar.KERAS2
+    return Grammar.KERAS3_LEGACY
+
+
+class _Walk:
+    """Mutable state of one walk, private to ``walk_documents``."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.nodes: list[Node] = []
+        self.findings: list[Finding] = []
+        self.values = 0
+        self.stopped = False
+        self.compile_sections: list[CompileSection] = []
+
+    def stop(self, finding: Finding) -> None:
+        self.findings.append(finding)
+        self.stopped = True
+
+    def walk(self, document: ConfigDocument) -> None:
+        limits = self.limits
+        member = document.member
+        root = document.value
+        problem = None
+        if not isinstance(root, dict):
+            problem = f"{member} holds a JSON {type(root).__name__}, not a config object"
+        elif document.role is ConfigRole.MODEL and "class_name" not in root:
+            problem = f"{member} is an object without `class_name`, not a model config"
+        if problem is not None:
+            self.findings.append(
+                Finding.of(
+                    rules.CONFIG_ROOT, Location(member=member, pointer=Pointer("")), problem,
+                    value=root,
+                )
+            )
+            return
+        assert isinstance(root, dict)
+        if document.role is ConfigRole.TRAINING:
+            self.compile_sections.append(CompileSection(member, Pointer(""), root))
+        elif isinstance(root.get("compile_config"), dict):
+            self.compile_sections.append(
+                CompileSection(member, Pointer("/compile_config"), root["compile_config"])
+            )
+        doc_grammar = _document_grammar(root)
+        max_depth = limits.max_json_depth
+        max_string = limits.max_string_length
+        max_values = limits.max_json_values
+        max_nodes = limits.max_nodes
+        # Integers with more than `max_int_digits` decimal digits are refused.
+        big = 10 ** limits.max_int_digits
+        # Stack entries: (value, pointer, depth, layer, argument, parent node pointer,
+        # whether the value is a `layers` list entry).
+        stack: list[tuple[object, str, int, str | None, str | None, str | None, bool]] = [
+            (root, "", 1, None, None, None, False)
+        ]
+        pop = stack.pop
+        push = stack.append
+        while stack:
+            value, pointer, depth, layer, argument, parent, in_layers = pop()
+            if depth > max_depth:
+                self.stop(
+                    Finding.of(
+                        rules.JSON_TOO_DEEP,
+                        Location(member=member, pointer=Pointer(pointer), layer=layer),
+                        f"nesting reaches depth {depth}, over the cap of {max_depth}",
+                    )
+                )
+                return
+            if type(value) is dict:
+                if "class_name" in value:
+                    node = self._node(value, member, pointer, layer, argument, parent,
+                                      in_layers, doc_grammar, document.role)
+                    if node is not None:
+                        if len(self.nodes) >= max_nodes:
+                            self.stop(
+                                Finding.of(
+                                    rules.JSON_TOO_BIG,
+                                    node.location,
+                                    f"more than {max_nodes} config nodes",
+                                )
+                            )
+                            return
+                        self.nodes.append(node)
+                        layer = node.layer
+                        parent = pointer
+                        compile_config = value.get("compile_config")
+                        if pointer and isinstance(compile_config, dict):
+                            self.compile_sections.append(CompileSection(
+                                member, Pointer(f"{pointer}/compile_config"), compile_config))
+                    if value.get("class_name") in ("Lambda",) and isinstance(
+                        value.get("config"), dict
+                    ):
+                        self._keras2_lambdas(value, member, pointer, layer)
+                items = list(value.items())
+                self.values += len(items)
+                child_depth = depth + 1
+                for key, child in reversed(items):
+                    kind = type(child)
+                    if kind is dict or kind is list:
+                        push((child, _pointer(pointer, key), child_depth, layer,
+                              key if argument is None or key != "config" else argument,
+                              parent, False))
+                    elif kind is str and len(child) > max_string:
+                        self._too_long(member, _pointer(pointer, key), layer, child)
+                    elif (kind is int and not -big < child < big) or (
+                        kind is float and not math.isfinite(child)
+                    ):
+                        self._huge(member, _pointer(pointer, key), layer, child)
+            elif type(value) is list:
+                self.values += len(value)
+                child_depth = depth + 1
+                is_layers = argument == "layers"
+                for index in range(len(value) - 1, -1, -1):
+                    child = value[index]
+                    kind = type(child)
+                    if kind is dict or kind is list:
+                        push((child, f"{pointer}/{index}", child_depth, layer, argument,
+                              parent, is_layers and kind is dict))
+                    elif kind is str:
+                        if len(child) > max_string:
+                            self._too_long(member, f"{pointer}/{index}", layer, child)
+                    elif kind is int:
+                        if not -big < child < big:
+                            self._huge(member, f"{pointer}/{index}", layer, child)
+                    elif kind is float and not math.isfinite(child):
+                        self._huge(member, f"{pointer}/{index}", layer, child)
+            if self.values > max_values:
+                self.stop(
+                    Finding.of(
+                        rules.JSON_TOO_BIG,
+                        Location(member=member, pointer=Pointer(pointer), layer=layer),
+                        f"more than {max_values} JSON values in {member}",
+                    )
+                )
+                return
+
+    def _too_long(self, member: str, pointer: str, layer: str | None, text: object) -> None:
+        self.findings.append(
+            Finding.of(
+                rules.JSON_TOO_BIG,
+                Location(member=member, pointer=Pointer(pointer), layer=layer),
+                f"a string of {len(text)} characters, over the cap of "  # type: ignore[arg-type]
+                f"{self.limits.max_string_length}",
+                value=text,
+            )
+        )
+
+    def _huge(self, member: str, pointer: str, layer: str | None, number: object) -> None:
+        self.findings.append(
+            Finding.of(
+                rules.JSON_HUGE_NUMBER,
+                Location(member=member, pointer=Pointer(pointer), layer=layer),
+                f"a number with more than {self.limits.max_int_digits} digits "
+                "(`max_int_digits`), or a float that overflows",
+                value=number,
+            )
+        )
+
+    def _node(
+        self,
+        value: dict[str, object],
+        member: str,
+        pointer: str,
+        layer: str | None,
+        argument: str | None,
+        parent: str | None,
+        in_layers: bool,
+        doc_grammar: Grammar,
+        role: ConfigRole,
+    ) -> Node | None:
+        """Classify one dict with ``class_name``; schema problems become findings."""
+        class_name = value["class_name"]
+        where = Location(member=member, pointer=Pointer(pointer), layer=layer)
+        problems = []
+        if not isinstance(class_name, str):
+            problems.append(f"class_name is a {type(class_name).__name__}, not a string")
+        module = value.get("module")
+        if module is not None and not isinstance(module, str):
+            problems.append(f"module is a {type(module).__name__}, not a string or null")
+        registered = value.get("registered_name")
+        if registered is not None and not isinstance(registered, str):
+            problems.append(
+                f"registered_name is a {type(registered).__name__}, not a string or null"
+            )
+        config = value.get("config")
+        if isinstance(class_name, str) and class_name not in SPECIAL_NAMES:
+            if class_name == "function":
+                if not isinstance(config, str):
+                    problems.append("a function node's config must be the function's name")
+            elif class_name != "__lambda__" and "config" in value and not isinstance(
+                config, dict
+            ):
+                problems.append(f"config is a {type(config).__name__}, not an object")
+        if problems:
+            self.findings.append(
+                Finding.of(rules.NODE_SCHEMA, where, "; ".join(problems), value=class_name)
+            )
+            return None
+        assert isinstance(class_name, str)
+        if class_name == "function":
+            kind = NodeKind.FUNCTION
+        elif class_name == "__lambda__":
+            kind = NodeKind.LAMBDA
+        elif class_name.startswith("__") and class_name.endswith("__"):
+            kind = NodeKind.SPECIAL
+        else:
+            kind = NodeKind.CLASS
+        node_layer = layer
+        if kind is NodeKind.CLASS and (in_layers or parent is None):
+            name = value.get("name")
+            if not isinstance(name, str) and isinstance(config, dict):
+                name = config.get("name")
+            if isinstance(name, str):
+                node_layer = name
+        return Node(
+            member=member,
+            pointer=Pointer(pointer),
+            kind=kind,
+            grammar=_grammar(value, doc_grammar),
+            class_name=class_name,
+            module=module if isinstance(module, str) else None,
+            registered_name=registered if isinstance(registered, str) else None,
+            config=config,
+            raw=value,
+            layer=node_layer,
+            argument=argument,
+            parent=Pointer(parent) if parent is not None else None,
+            in_layer_list=in_layers,
+            role=role,
+        )
+
+    def _keras2_lambdas(
+        self, value: dict[str, object], member: str, pointer: str, layer: str | None
+    ) -> None:
+        """tf.keras Lambda: ``function`` / ``output_shape`` / ``mask`` with ``*_type`` keys."""
+        config = value["config"]
+        assert isinstance(config, dict)
+        for key in KERAS2_CALLABLE_KEYS:
+            if f"{key}_type" not in config:
+                continue
+            self.nodes.append(
+                Node(
+                    member=member,
+                    pointer=Pointer(_pointer(f"{pointer}/config", key)),
+                    kind=NodeKind.LAMBDA,
+                    grammar=Grammar.KERAS2,
+                    class_name="__lambda__",
+                    module=None,
+                    registered_name=None,
+                    config=config.get(key),
+                    raw=config,
+                    layer=layer,
+                    argument=key,
+                    parent=Pointer(pointer),
+                    in_layer_list=False,
+                )
+            )
+
+
+def walk_documents(documents: tuple[ConfigDocument, ...], limits: Limits) -> Tree:
+    """Walk every document of an artifact once, in order, under one set of caps."""
+    state = _Walk(limits)
+    for document in documents:
+        state.walk(document)
+        if state.stopped:
+            break
+    return Tree(nodes=tuple(state.nodes), findings=tuple(state.findings),
+                compile_sections=tuple(state.compile_sections))

@@ -1,0 +1,1 @@
+"""Tests for kerasvet.lambdas: the marshal reader, opcode tables and instruction decoding."""
