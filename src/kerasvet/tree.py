@@ -3,16 +3,17 @@
 A node is any dict with a ``class_name`` key, wherever it sits, because Keras' deserializer
 recurses into every list and dict value (``inbound_nodes`` args, ``Lambda.arguments``,
 ``compile_config``, dtype policies, ...). Keras 2 list-form lambdas (``function`` plus
-``function_type``) are nodes too. The same walk enforces the per-value caps (depth, count,
-string length, number size), so the document is visited exactly once.
+``function_type``) are nodes too. The walk enforces the structural caps (depth, value
+and node counts); scalars (numbers, string lengths) were already checked by the strict parser,
+so the walk touches containers only.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from kerasvet.artifact import rules
 from kerasvet.artifact.model import ConfigDocument, ConfigRole
@@ -61,13 +62,19 @@ SPECIAL_NAMES = frozenset(
 )
 """Marker class names Keras' deserializers special-case (Keras 3 and legacy json_utils)."""
 
+_KINDS = {"function": NodeKind.FUNCTION, "__lambda__": NodeKind.LAMBDA}
+
 KERAS2_CALLABLE_KEYS = ("function", "output_shape", "mask")
 """Lambda config keys that tf.keras pairs with ``<key>_type`` and ``<key>_module``."""
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One config node, located and classified, still holding the raw attacker data."""
+class Node(NamedTuple):
+    """One config node, located and classified, still holding the raw attacker data.
+
+    An immutable named tuple rather than a frozen dataclass: a large model has thousands of
+    nodes, and building frozen dataclasses (one ``object.__setattr__`` per field) costs four
+    times as much, which the audit's speed budget against ``json.loads`` cannot afford.
+    """
 
     member: str
     """The artifact member the node was read from (``config.json``, ``model_config``, ...)."""
@@ -192,11 +199,8 @@ class _Walk:
             )
         doc_grammar = _document_grammar(root)
         max_depth = limits.max_json_depth
-        max_string = limits.max_string_length
         max_values = limits.max_json_values
         max_nodes = limits.max_nodes
-        # Integers with more than `max_int_digits` decimal digits are refused.
-        big = 10 ** limits.max_int_digits
         # Stack entries: (value, pointer, depth, layer, argument, parent node pointer,
         # whether the value is a `layers` list entry).
         stack: list[tuple[object, str, int, str | None, str | None, str | None, bool]] = [
@@ -240,39 +244,27 @@ class _Walk:
                         value.get("config"), dict
                     ):
                         self._keras2_lambdas(value, member, pointer, layer)
-                items = list(value.items())
-                self.values += len(items)
+                self.values += len(value)
                 child_depth = depth + 1
-                for key, child in reversed(items):
+                for key, child in reversed(value.items()):
                     kind = type(child)
                     if kind is dict or kind is list:
-                        push((child, _pointer(pointer, key), child_depth, layer,
+                        token = key.replace("~", "~0").replace("/", "~1") if (
+                            "~" in key or "/" in key) else key
+                        push((child, f"{pointer}/{token}", child_depth, layer,
                               key if argument is None or key != "config" else argument,
                               parent, False))
-                    elif kind is str and len(child) > max_string:
-                        self._too_long(member, _pointer(pointer, key), layer, child)
-                    elif (kind is int and not -big < child < big) or (
-                        kind is float and not math.isfinite(child)
-                    ):
-                        self._huge(member, _pointer(pointer, key), layer, child)
             elif type(value) is list:
                 self.values += len(value)
                 child_depth = depth + 1
                 is_layers = argument == "layers"
-                for index in range(len(value) - 1, -1, -1):
-                    child = value[index]
+                index = len(value)
+                for child in reversed(value):
+                    index -= 1
                     kind = type(child)
                     if kind is dict or kind is list:
                         push((child, f"{pointer}/{index}", child_depth, layer, argument,
                               parent, is_layers and kind is dict))
-                    elif kind is str:
-                        if len(child) > max_string:
-                            self._too_long(member, f"{pointer}/{index}", layer, child)
-                    elif kind is int:
-                        if not -big < child < big:
-                            self._huge(member, f"{pointer}/{index}", layer, child)
-                    elif kind is float and not math.isfinite(child):
-                        self._huge(member, f"{pointer}/{index}", layer, child)
             if self.values > max_values:
                 self.stop(
                     Finding.of(
@@ -282,28 +274,6 @@ class _Walk:
                     )
                 )
                 return
-
-    def _too_long(self, member: str, pointer: str, layer: str | None, text: object) -> None:
-        self.findings.append(
-            Finding.of(
-                rules.JSON_TOO_BIG,
-                Location(member=member, pointer=Pointer(pointer), layer=layer),
-                f"a string of {len(text)} characters, over the cap of "  # type: ignore[arg-type]
-                f"{self.limits.max_string_length}",
-                value=text,
-            )
-        )
-
-    def _huge(self, member: str, pointer: str, layer: str | None, number: object) -> None:
-        self.findings.append(
-            Finding.of(
-                rules.JSON_HUGE_NUMBER,
-                Location(member=member, pointer=Pointer(pointer), layer=layer),
-                f"a number with more than {self.limits.max_int_digits} digits "
-                "(`max_int_digits`), or a float that overflows",
-                value=number,
-            )
-        )
 
     def _node(
         self,
@@ -319,64 +289,72 @@ class _Walk:
     ) -> Node | None:
         """Classify one dict with ``class_name``; schema problems become findings."""
         class_name = value["class_name"]
-        where = Location(member=member, pointer=Pointer(pointer), layer=layer)
-        problems = []
-        if not isinstance(class_name, str):
-            problems.append(f"class_name is a {type(class_name).__name__}, not a string")
         module = value.get("module")
-        if module is not None and not isinstance(module, str):
-            problems.append(f"module is a {type(module).__name__}, not a string or null")
         registered = value.get("registered_name")
-        if registered is not None and not isinstance(registered, str):
-            problems.append(
-                f"registered_name is a {type(registered).__name__}, not a string or null"
-            )
         config = value.get("config")
-        if isinstance(class_name, str) and class_name not in SPECIAL_NAMES:
-            if class_name == "function":
-                if not isinstance(config, str):
-                    problems.append("a function node's config must be the function's name")
-            elif class_name != "__lambda__" and "config" in value and not isinstance(
-                config, dict
-            ):
-                problems.append(f"config is a {type(config).__name__}, not an object")
-        if problems:
-            self.findings.append(
-                Finding.of(rules.NODE_SCHEMA, where, "; ".join(problems), value=class_name)
-            )
+        # The common case first: strings where strings belong, a dict config.
+        if class_name == "function":
+            config_ok = type(config) is str
+        else:
+            config_ok = (type(config) is dict or class_name in SPECIAL_NAMES
+                         or class_name == "__lambda__" or "config" not in value)
+        if not (config_ok and type(class_name) is str
+                and (module is None or type(module) is str)
+                and (registered is None or type(registered) is str)):
+            self._schema_problem(value, member, pointer, layer)
             return None
         assert isinstance(class_name, str)
-        if class_name == "function":
-            kind = NodeKind.FUNCTION
-        elif class_name == "__lambda__":
-            kind = NodeKind.LAMBDA
-        elif class_name.startswith("__") and class_name.endswith("__"):
-            kind = NodeKind.SPECIAL
-        else:
-            kind = NodeKind.CLASS
+        kind = _KINDS.get(class_name)
+        if kind is None:
+            kind = NodeKind.SPECIAL if class_name[:2] == "__" and class_name[-2:] == "__" \
+                else NodeKind.CLASS
         node_layer = layer
         if kind is NodeKind.CLASS and (in_layers or parent is None):
             name = value.get("name")
-            if not isinstance(name, str) and isinstance(config, dict):
+            if type(name) is not str and type(config) is dict:
                 name = config.get("name")
-            if isinstance(name, str):
+            if type(name) is str:
                 node_layer = name
         return Node(
-            member=member,
-            pointer=Pointer(pointer),
-            kind=kind,
-            grammar=_grammar(value, doc_grammar),
-            class_name=class_name,
-            module=module if isinstance(module, str) else None,
-            registered_name=registered if isinstance(registered, str) else None,
-            config=config,
-            raw=value,
-            layer=node_layer,
-            argument=argument,
-            parent=Pointer(parent) if parent is not None else None,
-            in_layer_list=in_layers,
-            role=role,
+            member,
+            Pointer(pointer),
+            kind,
+            Grammar.KERAS3 if "module" in value else doc_grammar,
+            class_name,
+            module,
+            registered,
+            config,
+            value,
+            node_layer,
+            argument,
+            Pointer(parent) if parent is not None else None,
+            in_layers,
+            role,
         )
+
+    def _schema_problem(
+        self, value: dict[str, object], member: str, pointer: str, layer: str | None
+    ) -> None:
+        """Say exactly which node field has the wrong type."""
+        class_name = value["class_name"]
+        problems = []
+        if not isinstance(class_name, str):
+            problems.append(f"class_name is a {type(class_name).__name__}, not a string")
+        for field_name in ("module", "registered_name"):
+            field_value = value.get(field_name)
+            if field_value is not None and not isinstance(field_value, str):
+                problems.append(f"{field_name} is a {type(field_value).__name__}, "
+                                "not a string or null")
+        config = value.get("config")
+        if class_name == "function" and not isinstance(config, str):
+            problems.append("a function node's config must be the function's name")
+        elif isinstance(class_name, str) and class_name not in SPECIAL_NAMES and \
+                class_name not in ("function", "__lambda__") and not isinstance(config, dict):
+            problems.append(f"config is a {type(config).__name__}, not an object")
+        self.findings.append(Finding.of(
+            rules.NODE_SCHEMA, Location(member=member, pointer=Pointer(pointer), layer=layer),
+            "; ".join(problems) or "malformed node", value=class_name,
+        ))
 
     def _keras2_lambdas(
         self, value: dict[str, object], member: str, pointer: str, layer: str | None

@@ -2,16 +2,24 @@
 
 Keras itself uses plain ``json.loads``, which keeps the last of two duplicate keys and
 accepts NaN and Infinity; any difference between what we audit and what Keras builds is an
-attack surface, so those are refused here. Huge numbers, long strings and deep nesting are
-caught by the tree walk, which visits every value anyway (cheaper than parse hooks).
+attack surface, so those are refused here, as are numbers too large to be real settings and
+over-long strings.
+
+The parse is built to stay close to plain ``json.loads`` speed: hooks run per object and per
+number, never per value, and duplicate keys are ruled out by counting. In valid JSON every
+``:`` outside a string separates a key from its value, so when the text holds exactly as many
+``:`` as the parsed objects hold keys, no key was repeated and no string contains a colon;
+only when the counts differ is the document parsed again, pair by pair, to find the culprit.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 
 from kerasvet.artifact import rules
-from kerasvet.findings import Finding, Location, Pointer, Rule
+from kerasvet.findings import Finding, Location, Pointer, Rule, join_pointer
 from kerasvet.limits import Limits
 
 __all__ = ["parse_json_document"]
@@ -20,11 +28,13 @@ __all__ = ["parse_json_document"]
 class _Refused(Exception):
     """Raised from inside the parser hooks to stop at the first structural problem."""
 
-    def __init__(self, finding_rule: Rule, message: str, value: object) -> None:
+    def __init__(self, finding_rule: Rule, message: str, value: object,
+                 pointer: str = "") -> None:
         super().__init__(message)
         self.finding_rule = finding_rule
         self.message = message
         self.value = value
+        self.pointer = pointer
 
 
 def _pairs_to_dict(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -44,6 +54,84 @@ def _refuse_constant(name: str) -> object:
     raise _Refused(rules.JSON_NON_FINITE, f"the literal {name} is not JSON", name)
 
 
+def _parse_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _Refused(rules.JSON_HUGE_NUMBER, f"the number {text[:40]} overflows a float", text)
+    return number
+
+
+def _int_parser(max_digits: int) -> Callable[[str], int]:
+    def parse_int(text: str) -> int:
+        if len(text) - text.startswith("-") > max_digits:
+            raise _Refused(
+                rules.JSON_HUGE_NUMBER,
+                f"an integer of {len(text)} digits, over the cap of {max_digits} "
+                "(`max_int_digits`)",
+                text,
+            )
+        return int(text)
+
+    return parse_int
+
+
+def _long_string(value: object, limit: int) -> tuple[str, int] | None:
+    """Pointer and length of the first key or string longer than ``limit``."""
+    stack: list[tuple[object, str]] = [(value, "")]
+    while stack:
+        item, pointer = stack.pop()
+        if isinstance(item, str):
+            if len(item) > limit:
+                return pointer, len(item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if len(key) > limit:
+                    return pointer, len(key)
+                stack.append((child, join_pointer(pointer, key)))
+        elif isinstance(item, list):
+            stack.extend((child, f"{pointer}/{i}") for i, child in enumerate(item))
+    return None
+
+
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+"""Translation table: digits stay digits ("0"), everything else becomes a space."""
+
+
+def _may_hold_long_integer(data: bytes, max_digits: int) -> bool:
+    """Whether any run of more than ``max_digits`` digits occurs (in a number or a string).
+
+    Two C-speed passes instead of a Python call per integer; only a hit pays for the
+    precise per-integer check.
+    """
+    return b"0" * (max_digits + 1) in data.translate(_DIGITS)
+
+
+def _parse(text: str, data: bytes, limits: Limits) -> object:
+    keys = 0
+
+    def count_keys(obj: dict[str, object]) -> dict[str, object]:
+        nonlocal keys
+        keys += len(obj)
+        return obj
+
+    long_ints = _may_hold_long_integer(data, limits.max_int_digits)
+    parse_int = _int_parser(limits.max_int_digits) if long_ints else int
+    value = json.loads(text, object_hook=count_keys, parse_constant=_refuse_constant,
+                       parse_int=parse_int, parse_float=_parse_float)
+    if text.count(":") != keys:
+        # A duplicate key, or merely a colon inside a string: parse again, pair by pair.
+        value = json.loads(text, object_pairs_hook=_pairs_to_dict,
+                           parse_constant=_refuse_constant, parse_int=parse_int,
+                           parse_float=_parse_float)
+    if len(text) > limits.max_string_length:
+        found = _long_string(value, limits.max_string_length)
+        if found is not None:
+            raise _Refused(rules.JSON_TOO_BIG,
+                           f"a string of {found[1]} characters, over the cap of "
+                           f"{limits.max_string_length} (`max_string_length`)", None, found[0])
+    return value
+
+
 def parse_json_document(
     data: bytes | str, member: str, limits: Limits
 ) -> tuple[object | None, tuple[Finding, ...]]:
@@ -58,7 +146,10 @@ def parse_json_document(
             ),
         )
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        if isinstance(data, bytes):
+            text = data.decode("utf-8")
+        else:
+            text, data = data, data.encode("utf-8", "surrogatepass")
     except UnicodeDecodeError as exc:
         return None, (
             Finding.of(
@@ -68,12 +159,12 @@ def parse_json_document(
             ),
         )
     try:
-        value = json.loads(
-            text, object_pairs_hook=_pairs_to_dict, parse_constant=_refuse_constant
-        )
+        return _parse(text, data, limits), ()
     except _Refused as refused:
         return None, (
-            Finding.of(refused.finding_rule, where, refused.message, value=refused.value),
+            Finding.of(refused.finding_rule,
+                       Location(member=member, pointer=Pointer(refused.pointer)),
+                       refused.message, value=refused.value),
         )
     except RecursionError:
         return None, (
@@ -93,4 +184,3 @@ def parse_json_document(
             Finding.of(rule, Location(member=member, pointer=Pointer(""), detail=detail),
                        f"{member} is not valid JSON: {message}"),
         )
-    return value, ()

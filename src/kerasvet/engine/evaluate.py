@@ -34,9 +34,29 @@ def _allowed_class_checks(node: Node, policy: Policy) -> list[Finding]:
     ]
 
 
-def _decide(node: Node, policy: Policy) -> Decision:
+_Verdicts = dict[tuple[object, ...], str]
+
+
+def _cache_key(node: Node) -> tuple[object, ...] | None:
+    """Nodes whose allow/deny verdict depends only on their names share one lookup."""
+    if node.kind is NodeKind.CLASS and ">" not in node.class_name:
+        return (node.kind, node.module, node.class_name, node.registered_name)
+    if node.kind is NodeKind.FUNCTION:
+        return (node.kind, node.module, node.config, node.registered_name)
+    return None
+
+
+def _decide(node: Node, policy: Policy, allowed: _Verdicts) -> Decision:
+    findings: list[Finding]
     try:
-        findings, rule = KIND_CHECKS[node.kind](node, policy)
+        key = _cache_key(node)
+        cached = allowed.get(key) if key is not None else None
+        if cached is not None:
+            findings, rule = [], cached
+        else:
+            findings, rule = KIND_CHECKS[node.kind](node, policy)
+            if key is not None and not findings:
+                allowed[key] = rule
         if node.kind is NodeKind.CLASS and not findings:
             findings = _allowed_class_checks(node, policy)
             if findings:
@@ -67,7 +87,8 @@ def _tree_findings(tree: Tree, policy: Policy) -> list[Finding]:
 
 def evaluate(tree: Tree, policy: Policy) -> Evaluation:
     """Judge every node of ``tree``, then the checks that span several nodes."""
-    decisions = tuple(_decide(node, policy) for node in tree.nodes)
+    allowed: _Verdicts = {}  # name-only verdicts that allowed, reused within this call only
+    decisions = tuple(_decide(node, policy, allowed) for node in tree.nodes)
     try:
         findings = _tree_findings(tree, policy)
     except Exception as exc:  # fail closed: whole-model checks that crash deny

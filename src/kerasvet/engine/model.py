@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from kerasvet.findings import Finding, Pointer
 from kerasvet.tree import NodeKind
@@ -18,9 +19,11 @@ class Verdict(enum.Enum):
     DENY = "deny"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What the policy says about one node, and every finding on it."""
+class Decision(NamedTuple):
+    """What the policy says about one node, and every finding on it.
+
+    A named tuple for the same reason as ``tree.Node``: one is built per node.
+    """
 
     member: str
     """Artifact member holding the node."""

@@ -8,22 +8,30 @@ code object as the plain, immutable records below instead of a native code objec
 
 from __future__ import annotations
 
+import ast
 import enum
-from dataclasses import dataclass
-from types import EllipsisType
-from typing import TypeAlias, Union
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import EllipsisType, MappingProxyType
+from typing import Final, TypeAlias, Union
 
 from kerasvet.errors import KerasvetError
 
 __all__ = [
+    "LAMBDA_RULES",
     "BytecodeError",
     "CodeRecord",
     "Const",
     "FrozenSetConst",
+    "JsonValue",
+    "LambdaAnalysis",
     "LambdaError",
+    "LambdaForm",
+    "LambdaReason",
     "LayoutFamily",
     "LiftError",
     "MarshalError",
+    "VerifiedLambda",
 ]
 
 
@@ -150,3 +158,116 @@ class CodeRecord:
     """``co_lnotab`` (3.8, 3.9) or ``co_linetable`` (3.10+), unparsed."""
     exceptiontable: bytes
     """``co_exceptiontable`` (3.11+); empty for 3.8-3.10."""
+
+
+# -- the analysis record ------------------------------------------------------------------
+
+JsonValue: TypeAlias = Union[
+    None, bool, int, float, str, list["JsonValue"], dict[str, "JsonValue"]
+]
+"""Plain JSON data: the only thing a lambda's defaults and closure values may be."""
+
+LAMBDA_RULES: Final[Mapping[str, str]] = MappingProxyType({
+    "KV503": "lambda-unreadable",
+    "KV504": "lambda-construct-not-allowed",
+    "KV505": "lambda-call-not-allowed",
+    "KV506": "lambda-data-not-allowed",
+    "KV507": "lambda-alias-mismatch",
+    "KV508": "lambda-bandit",
+})
+"""Rule id to slug of every reason :func:`~kerasvet.lambdas.analyze.analyze_lambda` gives.
+
+The engine owns the :class:`~kerasvet.findings.Rule` declarations; this table only pins the
+ids so both sides agree on them.
+"""
+
+
+class LambdaForm(enum.Enum):
+    """Where a serialized lambda was found, which fixes the shape of the value to read.
+
+    The three shapes carry the same triple ``(code, defaults, closure)`` that Keras'
+    ``func_dump`` writes; telling the analyzer which one to expect lets it refuse a value of
+    the wrong shape instead of guessing.
+    """
+
+    KERAS3_LAYER = "keras3-layer"
+    """The ``config`` of a Keras 3 ``__lambda__`` node written by the Lambda layer:
+    ``{"code": str, "defaults": list | None, "closure": list | None}``."""
+    KERAS3_VALUE = "keras3-value"
+    """The ``config`` of a ``__lambda__`` node written by ``serialization_lib``:
+    ``{"value": [code, defaults, closure]}``."""
+    KERAS2_LIST = "keras2-list"
+    """A Keras 2 / tf.keras ``function`` (``output_shape``, ``mask``) value whose
+    ``*_type`` is ``"lambda"``: ``[code, defaults, closure]``."""
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaReason:
+    """One reason a lambda is denied (or, for low bandit findings, merely annotated)."""
+
+    rule: str
+    """``KV503`` ... ``KV508``, see :data:`LAMBDA_RULES`."""
+    message: str
+    """What was seen, for a person; never embeds raw attacker bytes."""
+    severity: str | None = None
+    """bandit's severity (``"low"``, ``"medium"``, ``"high"``) for KV508, else ``None``."""
+    denies: bool = True
+    """Whether this reason refuses the lambda; only bandit findings below the policy's
+    ``bandit_severity`` are ``False`` (they are reported, not enforced)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedLambda:
+    """The lifted lambda exactly as the checker saw it, kept for :mod:`rebuild`.
+
+    ``ast`` nodes are mutable, so the dump taken at check time travels with the node and the
+    rebuilder refuses a node that no longer matches it: what runs is what was checked.
+    """
+
+    node: ast.Lambda
+    """The lifted lambda without defaults (they come from the config at rebuild time)."""
+    dump: str
+    """``ast.dump(node)`` when it was checked."""
+    parameters: tuple[str, ...]
+    """Parameter names, in declaration order."""
+    freevars: tuple[str, ...]
+    """Closure names, in ``co_freevars`` order (the order of the config's closure list)."""
+    roots: frozenset[str]
+    """Policy root aliases the lambda uses (``ops``, ``np``); the only globals it sees."""
+    builtins: frozenset[str]
+    """Policy builtins the lambda calls; the only builtins it gets."""
+    calls: tuple[str, ...]
+    """Fully-qualified callables the lambda calls, sorted (``keras.ops.mean``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaAnalysis:
+    """The verdict on one serialized lambda, with everything the report and loader need."""
+
+    allowed: bool
+    """True only when no reason denies."""
+    source: str | None
+    """Reconstructed source with the config's defaults (``lambda x, y=3: x * y``); closure
+    variables appear by name and their values are in :attr:`closure`. ``None`` when no
+    reading could be lifted, or when readings disagree."""
+    versions: tuple[str, ...]
+    """CPython versions whose reading survived the strict checks, oldest first."""
+    reasons: tuple[LambdaReason, ...]
+    """Every reason found, in pipeline order (shape, data, reading, lifting, checking,
+    astroid, bandit)."""
+    form: LambdaForm
+    """The shape the value was read as."""
+    defaults: tuple[JsonValue, ...] | None = None
+    """The config's defaults (a private deep copy), when they were plain JSON data."""
+    closure: Mapping[str, JsonValue] = field(default_factory=lambda: MappingProxyType({}))
+    """Closure name to value (a private deep copy), when the values were plain JSON data and
+    matched the code's free variables one to one."""
+    verified: VerifiedLambda | None = None
+    """The checked AST, present whenever lifting and checking ran; rebuild needs it."""
+    resolutions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Callee as written (``ops.mean``) to the definition astroid inferred
+    (``keras.src.ops.numpy.mean``), for the audit text."""
+    notes: tuple[str, ...] = ()
+    """Informational remarks that are not reasons (a framework astroid could not find)."""
+    rejected: tuple[tuple[str, str], ...] = ()
+    """``(version, why)`` for every CPython version whose reading did not survive."""

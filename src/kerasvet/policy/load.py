@@ -366,6 +366,13 @@ def load_policy(reference: str | Path) -> Policy:
     for module, class_names in classes.items():
         for class_name in class_names:
             legacy.setdefault(class_name, set()).add(module)
+    scopes: dict[str, list[tuple[int, DenyRule]]] = {}
+    for position, rule in enumerate(deny):
+        scope = rule.module if rule.module is not None else rule.module_prefix
+        assert scope is not None
+        scopes.setdefault(scope, []).append((position, rule))
+        if rule.names is not None:
+            scopes.setdefault("", []).append((position, rule))
     top = order[-1]
     return Policy(
         name=top.name,
@@ -386,5 +393,6 @@ def load_policy(reference: str | Path) -> Policy:
         arguments={c: dict(a) for c, a in arguments.items()},
         description=top.description,
         legacy_classes={c: tuple(sorted(m)) for c, m in legacy.items()},
+        deny_by_scope={s: tuple(rules) for s, rules in scopes.items()},
     )
 

@@ -166,6 +166,9 @@ class Policy:
     """What the policy is for."""
     legacy_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Derived index: class name -> modules that allow it (legacy nodes carry no module)."""
+    deny_by_scope: Mapping[str, tuple[tuple[int, DenyRule], ...]] = field(default_factory=dict)
+    """Derived index: module or prefix -> (file position, rule); ``""`` holds the rules that
+    name objects, for legacy nodes without a module."""
 
     @classmethod
     def load(cls, reference: str | os.PathLike[str]) -> Policy:
@@ -189,8 +192,20 @@ class Policy:
         return self.legacy_classes.get(class_name, ())
 
     def deny_rule_for(self, module: str | None, name: str, kind: DenyKind) -> DenyRule | None:
-        """The first explicit denial matching the node, if any."""
-        for rule in self.deny:
+        """The first explicit denial matching the node, if any (in file order).
+
+        Only the rules indexed under the module or one of its parent modules can match, so
+        a lookup costs a few dictionary reads rather than a scan of every rule.
+        """
+        if module is None:
+            candidates: list[tuple[int, DenyRule]] = list(self.deny_by_scope.get("", ()))
+        else:
+            candidates = []
+            scope = ""
+            for part in module.split("."):
+                scope = f"{scope}.{part}" if scope else part
+                candidates.extend(self.deny_by_scope.get(scope, ()))
+        for _, rule in sorted(candidates, key=lambda item: item[0]):
             if rule.matches(module, name, kind):
                 return rule
         return None

@@ -93,7 +93,7 @@ def test_depth_cap_is_enforced_by_the_walk():
     assert walk_documents(doc(value), Limits(max_json_depth=8)).findings == ()
 
 
-def test_value_node_and_string_caps():
+def test_value_and_node_caps():
     many = {"class_name": "Sequential", "config": {"v": list(range(50))}}
     assert [f.rule.id for f in walk_documents(doc(many), Limits(max_json_values=40)).findings] \
         == ["KV205"]
@@ -103,10 +103,28 @@ def test_value_node_and_string_caps():
     assert [f.rule.id for f in walk_documents(doc(nodes), Limits(max_nodes=5)).findings] \
         == ["KV205"]
     assert walk_documents(doc(nodes), Limits(max_nodes=6)).findings == ()
-    long = {"class_name": "Sequential", "config": {"name": "x" * 101}}
-    found = walk_documents(doc(long), Limits(max_string_length=100)).findings
+
+
+def test_string_and_number_caps_are_enforced_by_the_parser():
+    text = json.dumps({"class_name": "Sequential", "config": {"name": "x" * 101}})
+    _, found = parse_json_document(text, "c", Limits(max_string_length=100))
     assert [(f.rule.id, f.location.pointer) for f in found] == [("KV205", "/config/name")]
-    assert walk_documents(doc(long), Limits(max_string_length=101)).findings == ()
+    assert parse_json_document(text, "c", Limits(max_string_length=101))[1] == ()
+    digits = '{"class_name": "X", "config": {"seed": 12345}}'
+    assert [f.rule.id for f in parse_json_document(digits, "c", Limits(max_int_digits=4))[1]] \
+        == ["KV203"]
+    assert parse_json_document(digits, "c", Limits(max_int_digits=5))[1] == ()
+    assert parse_json_document('{"a": -12345}', "c", Limits(max_int_digits=5))[1] == ()
+
+
+def test_duplicate_keys_are_found_even_with_colons_in_strings():
+    text = '{"a": "x:y", "b": {"c": 1, "c": 2}}'
+    assert [f.rule.id for f in parse_json_document(text, "c", Limits())[1]] == ["KV201"]
+    value, found = parse_json_document('{"a": "x:y", "b": {"c": 1}}', "c", Limits())
+    assert found == ()
+    assert value == {"a": "x:y", "b": {"c": 1}}
+    spaced = '{"a" : 1, "a"\n:\t2}'
+    assert [f.rule.id for f in parse_json_document(spaced, "c", Limits())[1]] == ["KV201"]
 
 
 @pytest.mark.parametrize(
@@ -142,6 +160,7 @@ def test_training_config_root_need_not_be_a_node():
         (b'{"a": NaN}', "KV202"),
         (b'{"a": -Infinity}', "KV202"),
         (b'{"a": ' + b"1" * 5000 + b"}", "KV203"),
+        (b'{"a": 1e999}', "KV203"),
         (b"[" * 100_000 + b"]" * 100_000, "KV204"),
         (b'{"a": 1', "KV200"),
         (b'\xff{"a": 1}', "KV200"),

@@ -138,12 +138,11 @@ def check_arguments(node: Node, policy: Policy) -> list[Finding]:
     if not isinstance(config, dict):
         return []
     findings = []
-    config_pointer = join_pointer(node.pointer, "config")
     for target, table in constraints_for(node, policy):
-        for argument, constraint in table.items():
-            if argument not in config:
-                continue
+        for argument in table.keys() & config.keys():
+            constraint = table[argument]
             for rule, suffix, message, offending in _violations(config[argument], constraint):
+                config_pointer = join_pointer(node.pointer, "config")
                 why = f" ({constraint.reason})" if constraint.reason else ""
                 findings.append(Finding.of(
                     rule,
@@ -160,18 +159,17 @@ def check_arguments(node: Node, policy: Policy) -> list[Finding]:
 def check_layer_name(node: Node) -> list[Finding]:
     """Names of saveable objects must be usable as a single, plain path component."""
     findings = []
-    places: list[tuple[Pointer, object]] = [
-        (join_pointer(node.pointer, "name"), node.raw.get("name"))
-    ]
-    if isinstance(node.config, dict):
-        places.append((join_pointer(join_pointer(node.pointer, "config"), "name"),
-                       node.config.get("name")))
-    for pointer, name in places:
-        if not isinstance(name, str):
+    places: list[tuple[tuple[str, ...], object]] = [(("name",), node.raw.get("name"))]
+    if type(node.config) is dict:
+        places.append((("config", "name"), node.config.get("name")))
+    for tokens, name in places:
+        if type(name) is not str or (name.strip() and not _BAD_NAME.search(name)):
             continue
-        if _BAD_NAME.search(name) or not name.strip():
-            findings.append(Finding.of(
-                LAYER_NAME, Location(member=node.member, pointer=pointer, layer=node.layer),
-                f"name {name!r} is not a plain path component", value=name,
-            ))
+        pointer = node.pointer
+        for token in tokens:
+            pointer = join_pointer(pointer, token)
+        findings.append(Finding.of(
+            LAYER_NAME, Location(member=node.member, pointer=pointer, layer=node.layer),
+            f"name {name!r} is not a plain path component", value=name,
+        ))
     return findings

@@ -51,6 +51,18 @@ def _ints(value: object, pointer: str) -> Iterator[tuple[str, int]]:
             stack.extend((v, f"{where}/{i}") for i, v in enumerate(item))
 
 
+def _plausible(value: object, cap: int) -> bool:
+    """Fast path: a number or a flat list of numbers and nulls, all within [-1, cap]."""
+    if type(value) is int:
+        return -1 <= value <= cap
+    if type(value) is list:
+        for item in value:
+            if item is not None and not (type(item) is int and -1 <= item <= cap):
+                return False
+        return True
+    return value is None or type(value) in (str, float, bool)
+
+
 def _dims(value: object) -> list[int]:
     return [v for _, v in _ints(value, "")]
 
@@ -59,16 +71,17 @@ def check_dimensions(node: Node, policy: Policy) -> list[Finding]:
     """Every integer under a size argument (and in ``build_config``) must be plausible."""
     cap = policy.limits.max_dimension
     findings = []
-    places: list[tuple[str, object]] = []
-    if isinstance(node.config, dict):
-        base = join_pointer(node.pointer, "config")
-        places.extend((join_pointer(base, k), v) for k, v in node.config.items()
-                      if k in SIZE_ARGUMENTS)
+    places: list[tuple[str, str, object]] = []
+    config = node.config
+    if type(config) is dict:
+        places.extend(("config", k, config[k]) for k in config.keys() & SIZE_ARGUMENTS)
     build = node.raw.get("build_config")
-    if isinstance(build, dict):
-        base = join_pointer(node.pointer, "build_config")
-        places.extend((join_pointer(base, k), v) for k, v in build.items())
-    for pointer, value in places:
+    if type(build) is dict:
+        places.extend(("build_config", k, v) for k, v in build.items())
+    for section, key, value in places:
+        if _plausible(value, cap):
+            continue
+        pointer = join_pointer(join_pointer(node.pointer, section), key)
         for where, number in _ints(value, pointer):
             # -1 is Keras' "infer this dimension" (Reshape); no other negative size is valid.
             if number > cap or (number < 0 and number != -1):

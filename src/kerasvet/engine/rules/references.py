@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 
 from kerasvet.findings import Finding, Location, Pointer, Rule, RuleId, Severity, join_pointer
@@ -40,6 +41,22 @@ _COMPILE_KEYS = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
+def _reference_keys(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(argument, table) for the reference arguments among a config's keys.
+
+    Memoised on the key tuple: layers of one class share their keys, so a model with
+    thousands of layers classifies each key set once. The memo is bounded and holds only
+    this pure function's results.
+    """
+    found = []
+    for key in keys:
+        table = table_for_argument(key)
+        if table is not None:
+            found.append((key, table))
+    return tuple(found)
+
+
 def table_for_argument(argument: str) -> str | None:
     """The Keras table a string argument of this name is looked up in, if any."""
     exact = _EXACT_TABLES.get(argument)
@@ -64,11 +81,9 @@ def check_references(node: Node, policy: Policy) -> list[Finding]:
     if not isinstance(config, dict):
         return []
     findings = []
-    for argument, value in config.items():
-        if not isinstance(value, str):
-            continue
-        table = table_for_argument(argument)
-        if table is None:
+    for argument, table in _reference_keys(tuple(config)):
+        value = config[argument]
+        if type(value) is not str:
             continue
         if value not in policy.names.get(table, frozenset()):
             pointer = join_pointer(join_pointer(node.pointer, "config"), argument)
