@@ -5,8 +5,8 @@ Usage (from the repository root)::
 
     KERAS_BACKEND=jax python examples/make_examples.py
 
-Writes mlp.keras, cnn_functional.keras, legacy_mlp.h5, small_mobilenet.json and
-lambda_model.keras (see examples/README.md). Seeds are fixed, so the weights are
+Writes mlp.keras, cnn_functional.keras, legacy_mlp.h5, small_mobilenet.json,
+lambda_model.keras and lambda_import.keras (see examples/README.md). Seeds are fixed, so the weights are
 reproducible; the files are still not byte-identical from run to run, exactly as Keras writes
 them: ``metadata.json`` (``date_saved``) and zip timestamps, and ``shared_object_id`` values
 in ``config.json`` (Keras writes the Python ``id()`` of shared objects such as the
@@ -76,6 +76,20 @@ def lambda_model() -> keras.Model:
     return keras.Model(inputs, outputs, name="lambda_model")
 
 
+def lambda_import_model() -> keras.Model:
+    """A lambda with the classic attack shape, made harmless: it imports ``math``.
+
+    Keras calls it once while building (``math.floor(2.0)`` is 2); kerasvet refuses it,
+    because ``__import__`` is no call the policy allows.
+    """
+    _seed()
+    inputs = keras.Input(shape=(4,), name="x")
+    scaled = keras.layers.Lambda(lambda x: __import__("math").floor(2.0) * x,
+                                 name="imports_math")(inputs)
+    outputs = keras.layers.Dense(1, name="out")(scaled)
+    return keras.Model(inputs, outputs, name="lambda_import_model")
+
+
 def _check(path: Path, limit: int = MAX_BYTES) -> None:
     size = path.stat().st_size
     print(f"{path.relative_to(HERE.parent)}: {size} bytes", file=sys.stderr)
@@ -106,6 +120,10 @@ def main() -> int:
 
         path = HERE / "lambda_model.keras"
         lambda_model().save(path)  # Keras stores the lambda's marshalled bytecode
+        _check(path)
+
+        path = HERE / "lambda_import.keras"
+        lambda_import_model().save(path)
         _check(path)
     return 0
 

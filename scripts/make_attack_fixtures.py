@@ -50,7 +50,8 @@ def base_model() -> dict:
 def lambda_model() -> dict:
     inputs = keras.Input((4,), name="input_layer")
     hidden = keras.layers.Dense(3, name="dense")(inputs)
-    outputs = keras.layers.Lambda(lambda x: x * 2, name="lambda")(hidden)
+    # Harmless when Keras calls it while building, but it reaches for a dunder attribute.
+    outputs = keras.layers.Lambda(lambda x: x.__class__ and x, name="lambda")(hidden)
     return keras_config(keras.Model(inputs, outputs, name="with_lambda"))
 
 
@@ -104,15 +105,16 @@ def build() -> list[tuple[dict, object]]:
 
     add("cve-2024-3660-keras2-lambda", "CVE-2024-3660",
         "tf.keras Lambda with list-form marshalled bytecode (function_type lambda)",
-        [("KV500", f"{L2}/config/function"), ("KV502", f"{L2}/config/module")],
+        [("KV505", f"{L2}/config/function"), ("KV508", f"{L2}/config/function"),
+         ("KV502", f"{L2}/config/module")],
         replace_layer(base, 2, {"class_name": "Lambda", "config": {
             "name": "dense_1", "trainable": True, "dtype": "float32",
             "function": [canary_code(), None, None], "function_type": "lambda",
             "module": "__main__", "output_shape": None, "output_shape_type": "raw",
             "output_shape_module": None, "arguments": {}}}))
-    add("keras3-lambda-layer", "CVE-2024-3660",
-        "a Keras 3 Lambda layer written by Keras itself (harmless x * 2)",
-        [("KV500", f"{L2}/config/function")], lambda_model())
+    add("keras3-lambda-dunder", "lambda-analysis.md §7",
+        "a Keras 3 Lambda layer written by Keras itself, reaching for x.__class__",
+        [("KV505", f"{L2}/config/function")], lambda_model())
     add("cve-2025-1550-subprocess-run", "CVE-2025-1550",
         "a functional 'layer' naming subprocess.run, called with a command from inbound_nodes",
         [("KV302", L2)],
@@ -196,7 +198,8 @@ def build() -> list[tuple[dict, object]]:
             "code": canary_code(), "defaults": None, "closure": None}}}})
     add("cve-2026-12481-legacy-route-lambda", "CVE-2026-12481",
         "a layer without `module` goes to the legacy deserializer, which ran lambdas",
-        [("KV500", f"{L2}/config/function")], legacy_lambda)
+        [("KV505", f"{L2}/config/function"), ("KV508", f"{L2}/config/function")],
+        legacy_lambda)
     cyclic = copy.deepcopy(base)
     history = cyclic["config"]["layers"][1]["inbound_nodes"][0]["args"][0]["config"]
     history["keras_history"] = ["dense_1", 0, 0]
@@ -311,6 +314,23 @@ def build() -> list[tuple[dict, object]]:
     add("overlong-layer-name", "CVE-2026-12479 (asset path component)",
         "a 300-character layer name, over the policy's max_length for names",
         [("KV402", f"{L2}/config/name")], renamed)
+    # Bytecode evasions from the lambda corpus (scripts/make_lambda_fixtures.py, CPython 3.11),
+    # each placed in a Keras 3 Lambda layer of the base model.
+    corpus = {case["id"]: case for case in json.loads(
+        (OUT.parent / "lambdas" / "py311.json").read_text())["cases"]}
+    for case_id, rule, mechanism in (
+        ("hidden_cache_import", "KV503",
+         "3.11 bytecode with IMPORT_NAME hidden in LOAD_GLOBAL's inline-cache words, "
+         "invisible to dis"),
+        ("oob_const", "KV503", "a LOAD_CONST index past the end of co_consts"),
+        ("listcomp", "KV504", "a comprehension (nested code, a loop) inside the lambda"),
+        ("closure_extra_value", "KV506",
+         "a closure list longer than the code's free variables: smuggled data"),
+    ):
+        add(f"lambda-{case_id.replace('_', '-')}", "lambda-analysis.md §7", mechanism,
+            [(rule, f"{L2}/config/function")],
+            replace_layer(base, 2, keras3_lambda_layer(
+                {"class_name": "__lambda__", "config": corpus[case_id]["keras"]})))
     shared = copy.deepcopy(base)
     for index, value in ((1, 111), (2, 111)):
         shared["config"]["layers"][index]["config"]["dtype"]["shared_object_id"] = value

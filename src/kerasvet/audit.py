@@ -10,12 +10,12 @@ from kerasvet import __version__
 from kerasvet.artifact.model import Artifact, ArtifactFormat, ConfigRole
 from kerasvet.artifact.read import read_artifact
 from kerasvet.artifact.rules import INTERNAL_ERROR, ZIP_NO_CONFIG
-from kerasvet.engine import Verdict, evaluate
+from kerasvet.engine import Decision, Verdict, evaluate
 from kerasvet.errors import KerasvetError
 from kerasvet.findings import Finding, Location
 from kerasvet.policy import Policy, load_policy
 from kerasvet.report.model import ArtifactReport, LambdaRecord, Report
-from kerasvet.tree import NodeKind, walk_documents
+from kerasvet.tree import Node, NodeKind, walk_documents
 
 __all__ = ["Source", "audit", "audit_artifact", "audit_many", "resolve_policy"]
 
@@ -60,15 +60,30 @@ def _analyse(artifact: Artifact, policy: Policy, path: str) -> ArtifactReport:
         findings.extend(decision.findings)
     findings.extend(evaluation.findings)
     lambdas = tuple(
-        LambdaRecord(member=node.member, pointer=node.pointer, layer=node.layer,
-                     grammar=node.grammar, verdict=decision.verdict, rule=decision.rule)
+        _lambda_record(node, decision)
         for node, decision in zip(tree.nodes, evaluation.decisions, strict=True)
-        if node.kind is NodeKind.LAMBDA
+        if node.kind is NodeKind.LAMBDA and _is_bytecode(node)
     )
     verdict = Verdict.DENY if any(f.denies for f in findings) else Verdict.ALLOW
     return ArtifactReport(
         path=path, sha256=artifact.sha256, format=artifact.format, verdict=verdict,
         findings=tuple(findings), decisions=evaluation.decisions, lambdas=lambdas,
+    )
+
+
+def _is_bytecode(node: Node) -> bool:
+    """Keras 2 ``output_shape``/``mask`` entries of type "raw" or "function" are no bytecode."""
+    return node.argument is None or node.raw.get(f"{node.argument}_type") in (None, "lambda")
+
+
+def _lambda_record(node: Node, decision: Decision) -> LambdaRecord:
+    analysis = decision.lambda_analysis
+    return LambdaRecord(
+        member=node.member, pointer=node.pointer, layer=node.layer, grammar=node.grammar,
+        verdict=decision.verdict, rule=decision.rule,
+        source=analysis.source if analysis is not None else None,
+        versions=analysis.versions if analysis is not None else (),
+        reasons=tuple(f"{f.rule.id}: {f.message}" for f in decision.findings),
     )
 
 

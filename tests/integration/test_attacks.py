@@ -46,6 +46,22 @@ def test_attack_is_refused_with_exact_findings(fixture, default_policy, tmp_path
     assert not CANARY.exists()
 
 
+LAMBDA_RULES = {"KV503", "KV504", "KV505", "KV506", "KV507", "KV508"}
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [f for f in MANIFEST if {rule for rule, _ in f["expect"]} & LAMBDA_RULES],
+    ids=lambda f: f["id"],
+)
+def test_strict_policy_refuses_lambdas_without_reading_them(fixture, strict_policy):
+    report = audit(ATTACKS / f"{fixture['id']}.json", strict_policy)
+    pointers = {pointer for rule, pointer in fixture["expect"] if rule in LAMBDA_RULES}
+    found = findings_of(report)
+    assert {("KV500", pointer) for pointer in pointers} <= found
+    assert not {rule for rule, _ in found} & LAMBDA_RULES
+
+
 def test_every_fixture_names_a_reference_and_a_mechanism():
     ids = [f["id"] for f in MANIFEST]
     assert len(ids) == len(set(ids))

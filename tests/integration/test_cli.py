@@ -113,3 +113,21 @@ def test_audit_imports_neither_keras_nor_what_the_config_names(tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"code": 1, "bad": []}
+
+
+def test_explain_prints_each_lambda_with_its_source(capsys):
+    path = ROOT / "examples" / "lambda_import.keras"
+    assert main(["explain", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "lambda x: __import__('math').floor(2.0) * x" in out
+    assert "KV505" in out
+    assert "/config/layers/1/config/function" in out
+
+
+def test_explain_one_node(capsys):
+    path = ROOT / "examples" / "lambda_model.keras"
+    assert main(["explain", str(path), "--node", "/config/layers/1"]) == 0
+    out = capsys.readouterr().out
+    assert "keras.layers.Lambda" in out
+    assert "classes: keras.layers.Lambda" in out
+    assert main(["explain", str(path), "--node", "/nope"]) == 2

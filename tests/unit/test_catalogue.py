@@ -39,5 +39,9 @@ def test_severity_and_verdict_agree():
 def test_every_config_rule_is_exercised_by_an_attack_fixture():
     manifest = json.loads((ROOT / "tests/fixtures/attacks/MANIFEST.json").read_text())
     fired = {rule for f in manifest["fixtures"] for rule, _ in f["expect"]}
-    config_rules = {r.id for r in RULES if r.id[2] in "2345" and r.id not in {"KV200", "KV205"}}
+    # KV200/KV205 are exercised in tests/unit/tree, KV500 by the strict-policy attack test,
+    # KV507 (astroid alias mismatch) in tests/unit/lambdas: no config can name a different
+    # definition for an allowed path while the real packages are installed.
+    elsewhere = {"KV200", "KV205", "KV500", "KV507"}
+    config_rules = {r.id for r in RULES if r.id[2] in "2345" and r.id not in elsewhere}
     assert config_rules - fired == set()

@@ -66,7 +66,8 @@ def sniff(data: bytes | memoryview) -> Sniffed:
         return Sniffed.HDF5
     # Whitespace before the object is legal JSON; the regex skips it without copying.
     first = _FIRST_NON_SPACE.search(data)
-    if first is not None and first.group() == b"{":
+    # A top-level array is JSON too: it is parsed, then refused as "not a model config".
+    if first is not None and first.group() in (b"{", b"["):
         return Sniffed.JSON
     return Sniffed.UNKNOWN
 

@@ -48,11 +48,14 @@ def _cache_key(node: Node) -> tuple[object, ...] | None:
 
 def _decide(node: Node, policy: Policy, allowed: _Verdicts) -> Decision:
     findings: list[Finding]
+    analysis = None
     try:
         key = _cache_key(node)
         cached = allowed.get(key) if key is not None else None
         if cached is not None:
             findings, rule = [], cached
+        elif node.kind is NodeKind.LAMBDA:
+            findings, rule, analysis = lambdas.analyse_lambda_node(node, policy)
         else:
             findings, rule = KIND_CHECKS[node.kind](node, policy)
             if key is not None and not findings:
@@ -69,7 +72,7 @@ def _decide(node: Node, policy: Policy, allowed: _Verdicts) -> Decision:
     return Decision(
         member=node.member, pointer=node.pointer, layer=node.layer, kind=node.kind,
         module=node.module, class_name=node.class_name, verdict=verdict,
-        findings=tuple(findings), rule=rule,
+        findings=tuple(findings), rule=rule, lambda_analysis=analysis,
     )
 
 

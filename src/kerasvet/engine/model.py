@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from kerasvet.findings import Finding, Pointer
 from kerasvet.tree import NodeKind
+
+if TYPE_CHECKING:
+    from kerasvet.lambdas.model import LambdaAnalysis
 
 __all__ = ["Decision", "Evaluation", "Verdict"]
 
@@ -43,6 +46,8 @@ class Decision(NamedTuple):
     """Findings on this node."""
     rule: str
     """The policy rule that settled the verdict (``classes: keras.layers.Dense``, a rule id)."""
+    lambda_analysis: LambdaAnalysis | None = None
+    """For a lambda node under an ``analyze`` policy: the static analysis behind the verdict."""
 
 
 @dataclass(frozen=True, slots=True)

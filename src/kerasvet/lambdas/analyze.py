@@ -174,14 +174,21 @@ def _pipeline(state: _State, value: object, policy: LambdaPolicy, use_astroid: b
         return
     _bind_data(state, lifted, defaults, closure)
 
-    result = check_lambda(lifted.node, policy, lifted.freevars)
+    try:
+        result = check_lambda(lifted.node, policy, lifted.freevars)
+    except Exception as exc:
+        state.deny("KV504", f"the lambda cannot be checked: {type(exc).__name__}: {exc}")
+        return
     state.reasons.extend(result.reasons)
     state.source = _source_with_defaults(lifted.node, state.defaults, state)
-    state.verified = VerifiedLambda(
-        node=lifted.node, dump=ast.dump(lifted.node), parameters=lifted.parameters,
-        freevars=lifted.freevars, roots=result.roots, builtins=result.builtins,
-        calls=tuple(sorted({c.qualified for c in result.calls})),
-    )
+    if not result.reasons:
+        # Only an AST that passed the allowlist is kept for rebuilding, so even an analysis
+        # whose ``allowed`` flag was forged cannot get a refused construct compiled.
+        state.verified = VerifiedLambda(
+            node=lifted.node, dump=ast.dump(lifted.node), parameters=lifted.parameters,
+            freevars=lifted.freevars, roots=result.roots, builtins=result.builtins,
+            calls=tuple(sorted({c.qualified for c in result.calls})),
+        )
 
     if use_astroid and not state.denied and result.calls:
         resolution = resolve_calls(result.calls, policy.roots, lifted.source,
@@ -341,11 +348,11 @@ def _literal(value: JsonValue) -> ast.expr:
 def _no_reading(state: _State, blob: bytes, examination: Examination) -> None:
     """No version read the blob: a loop (KV504) if that is all that failed, else KV503."""
     for rejection in examination.rejections:
-        if rejection.stage == "bytecode" and "backward jump" in rejection.reason:
-            if _decodes_with_loops(blob, rejection.version):
-                state.deny("KV504", f"the bytecode loops backwards (a comprehension, "
-                           f"generator or loop), read as CPython {rejection.version}")
-                return
+        if (rejection.stage == "bytecode" and "backward jump" in rejection.reason
+                and _decodes_with_loops(blob, rejection.version)):
+            state.deny("KV504", "the bytecode loops backwards (a comprehension, generator "
+                       f"or loop), read as CPython {rejection.version}")
+            return
     tried = "; ".join(f"{v}: {why}" for v, why in state.rejected[:6])
     state.deny("KV503", f"no CPython version reads the code strictly ({tried})")
 

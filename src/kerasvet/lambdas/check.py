@@ -144,18 +144,19 @@ class _Checker:
 
     def _visit(self, item: ast.AST, depth: int, work: list[tuple[ast.AST, int, str]]) -> None:
         if isinstance(item, ast.Call):
-            work.append((item.func, depth + 1, "callee"))
-            for arg in item.args:
-                work.append((arg, depth + 1, "value"))
-            for kw in item.keywords:
-                if kw.arg is None:
-                    self.deny("KV505", "a call passes **kwargs")
+            # Pushed in reverse so that reasons come out in source order.
+            for kw in reversed(item.keywords):
                 work.append((kw.value, depth + 1, "value"))
-            # The callee's own sub-expressions (the value a computed callee is taken from)
-            # still need checking: f(x)(y) checks f(x) as a value after refusing the call.
+            for arg in reversed(item.args):
+                work.append((arg, depth + 1, "value"))
+            # The value a computed callee is taken from still needs checking: f(x)(y)
+            # checks f(x) as a value after refusing the call.
             base = _callee_base(item.func)
             if base is not None:
                 work.append((base, depth + 1, "value"))
+            work.append((item.func, depth + 1, "callee"))
+            if any(kw.arg is None for kw in item.keywords):
+                self.deny("KV505", "a call passes **kwargs")
             return
         if isinstance(item, ast.Name):
             self._name_value(item.id)
@@ -172,10 +173,12 @@ class _Checker:
         if isinstance(item, ast.Starred):
             self.deny("KV504", "a starred expression")
             return
+        if isinstance(item, ast.Dict) and any(key is None for key in item.keys):
+            self.deny("KV504", "a dict display unpacks another mapping (**)")
         if not isinstance(item, (*_VALUE_NODES, *_OPERATOR_NODES)):
             self.deny("KV504", f"{type(item).__name__} is not an allowed expression")
             return
-        for child in ast.iter_child_nodes(item):
+        for child in reversed(list(ast.iter_child_nodes(item))):
             work.append((child, depth + 1, "value"))
 
     def _name_value(self, name: str) -> None:
@@ -220,17 +223,21 @@ class _Checker:
             if attr.startswith("_"):
                 self.deny("KV505", f"attribute {attr!r} starts with an underscore")
         path = dotted_path(func)
-        if path is None or path[0] in self.locals_ or path[0] not in self.roots:
+        if path is None:
             if isinstance(func, ast.Attribute):
                 self.deny("KV505", f"call of {_short(ast.unparse(func))!r}: a method of a "
-                          "value or a computed callable")
-            elif path is None:
-                self.deny("KV505", f"call of a computed callable ({type(func).__name__})")
+                          "computed value")
             else:
-                self.deny("KV505", f"call of global name {path[0]!r}")
+                self.deny("KV505", f"call of a computed callable ({type(func).__name__})")
+            return
+        written = ".".join([path[0], *path[1]])
+        if path[0] in self.locals_:
+            self.deny("KV505", f"call of {written!r}: a method of a value")
+            return
+        if path[0] not in self.roots:
+            self.deny("KV505", f"call of {written!r}: {path[0]!r} is not a policy root")
             return
         alias, attrs = path
-        written = ".".join([alias, *attrs])
         qualified = ".".join([self.roots[alias], *attrs])
         if qualified not in self.policy.calls:
             self.deny("KV505", f"call of {written!r} ({qualified}) is not in the allowlist")

@@ -162,9 +162,9 @@ class CodeRecord:
 
 # -- the analysis record ------------------------------------------------------------------
 
-JsonValue: TypeAlias = Union[
-    None, bool, int, float, str, list["JsonValue"], dict[str, "JsonValue"]
-]
+JsonValue: TypeAlias = (
+    bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
+)
 """Plain JSON data: the only thing a lambda's defaults and closure values may be."""
 
 LAMBDA_RULES: Final[Mapping[str, str]] = MappingProxyType({
@@ -263,7 +263,8 @@ class LambdaAnalysis:
     """Closure name to value (a private deep copy), when the values were plain JSON data and
     matched the code's free variables one to one."""
     verified: VerifiedLambda | None = None
-    """The checked AST, present whenever lifting and checking ran; rebuild needs it."""
+    """The lifted AST when it passed the allowlist check (astroid, bandit or data reasons
+    may still deny the lambda); ``None`` otherwise. :mod:`rebuild` needs it."""
     resolutions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Callee as written (``ops.mean``) to the definition astroid inferred
     (``keras.src.ops.numpy.mean``), for the audit text."""

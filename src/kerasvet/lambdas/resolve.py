@@ -121,10 +121,25 @@ def _resolve(calls: Sequence[CallSite], roots: Mapping[str, str], source: str,
     if not present:
         return Resolution((), {}, tuple(notes))
 
+    probes: list[Any] = []
+    try:
+        return _compare(present, roots, source, tick, cannot_infer, notes, probes)
+    finally:
+        _forget(probes)
+
+
+def _compare(present: Sequence[CallSite], roots: Mapping[str, str], source: str,
+             tick: Callable[[], None], cannot_infer: tuple[type[BaseException], ...],
+             notes: list[str], probes: list[Any]) -> Resolution:
+    """Infer each callee as written and as listed, and compare the two."""
+    import astroid
+
     lambda_module = astroid.parse(_lambda_probe(present, roots, source),
                                   module_name=_PROBE_MODULE)
+    probes.append(lambda_module)
     callees = _callee_nodes(lambda_module, {c.written for c in present})
     canonical_module = astroid.parse(_canonical_probe(present), module_name=_PROBE_MODULE)
+    probes.append(canonical_module)
     canonical = [stmt.value for stmt in canonical_module.body
                  if type(stmt).__name__ == "Expr"]
 
@@ -160,6 +175,30 @@ def _resolve(calls: Sequence[CallSite], roots: Mapping[str, str], source: str,
                 "KV507", f"{call.written} ({call.qualified}) resolves to {_names(outside)}, "
                          f"outside {top}"))
     return Resolution(tuple(reasons), resolutions, tuple(notes))
+
+
+def _forget(probes: Sequence[Any]) -> None:
+    """Drop astroid's inference-cache entries keyed by this call's probe nodes.
+
+    astroid memoises inferences in a process-wide dict keyed by node; without this, every
+    analysed lambda would keep its two probe modules alive (about 8 KB each, forever).
+    Entries for the frameworks' own nodes stay: they are what keeps resolution fast.
+    """
+    if not probes:
+        return
+    from astroid import context
+
+    cache = getattr(context, "_INFERENCE_CACHE", None)
+    if not isinstance(cache, dict):
+        return
+    mine: set[int] = set()
+    work: list[Any] = list(probes)
+    while work:
+        node = work.pop()
+        mine.add(id(node))
+        work.extend(node.get_children())
+    for key in [k for k in cache if isinstance(k, tuple) and k and id(k[0]) in mine]:
+        del cache[key]
 
 
 def _lambda_probe(calls: Iterable[CallSite], roots: Mapping[str, str], source: str) -> str:

@@ -52,6 +52,9 @@ def _lambda(record: LambdaRecord) -> dict[str, object]:
         "grammar": record.grammar.value,
         "verdict": record.verdict.value,
         "rule": record.rule,
+        "source": record.source,
+        "versions": list(record.versions),
+        "reasons": list(record.reasons),
     }
 
 

@@ -28,6 +28,12 @@ class LambdaRecord:
     """Allowed or denied."""
     rule: str
     """The rule that decided."""
+    source: str | None = None
+    """The reconstructed source, defaults included, when the bytecode could be lifted."""
+    versions: tuple[str, ...] = ()
+    """CPython versions whose reading of the bytecode survived the strict checks."""
+    reasons: tuple[str, ...] = ()
+    """Why the lambda was denied (or what bandit noted), one line each with its rule id."""
 
 
 @dataclass(frozen=True, slots=True)

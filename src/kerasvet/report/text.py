@@ -34,6 +34,12 @@ def _artifact_lines(artifact: ArtifactReport, show_allowed: bool) -> list[str]:
              f"{len(artifact.findings)} findings)"]
     for finding in artifact.findings:
         lines.extend(_finding_lines(finding))
+    for record in artifact.lambdas:
+        versions = ", ".join(record.versions) or "none"
+        lines.append(f"  lambda at {record.member}#{record.pointer}: {record.verdict.value} "
+                     f"[{record.rule}] (CPython {versions})")
+        if record.source is not None:
+            lines.append(f"           {record.source}")
     if show_allowed:
         for decision in artifact.decisions:
             lines.append(f"  {decision.verdict.value:5} {decision.member}#{decision.pointer} "

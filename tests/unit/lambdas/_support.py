@@ -14,10 +14,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kerasvet.findings import Severity
+from kerasvet.lambdas.defaults import (
+    DEFAULT_BANDIT_SEVERITY,
+    DEFAULT_LAMBDA_ATTRIBUTES,
+    DEFAULT_LAMBDA_BUILTINS,
+    DEFAULT_LAMBDA_CALLS,
+    DEFAULT_LAMBDA_ROOTS,
+)
 from kerasvet.lambdas.instructions import decode_instructions
 from kerasvet.lambdas.marshal_reader import decode_code_field
 from kerasvet.lambdas.model import CodeRecord, Const, FrozenSetConst, LayoutFamily
 from kerasvet.lambdas.opcodes import SUPPORTED_VERSIONS, OpcodeTable, load_table
+from kerasvet.policy.model import LambdaMode, LambdaPolicy
 
 FIXTURE_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "lambdas"
 
@@ -26,10 +35,30 @@ CASE_IDS = (
     "if_not_none", "tuple_pick", "last_dim", "in_set", "complex_const", "big_int",
     "dunder_import", "os_system", "eval_call", "listcomp", "yield_expr", "walrus", "fstring",
     "star_args", "dunder_class", "getattr_class",
+    # typical ML lambdas
+    "slice_cols", "ops_mean_kw", "k_mean", "tf_reduce_sum", "tf_l2_normalize", "tf_nn_relu",
+    "np_clip", "closure_two", "dtype_cond", "default_axis", "two_defaults", "optional_add",
+    "relu_affine", "l2_rows", "concat_pair", "expand_last", "output_shape", "rank",
+    "shape_tuple", "transpose_t",
+    # lambda-analysis.md section 7
+    "import_or", "subclasses", "exec_tuple", "compile_call", "globals_os", "vars_call",
+    "getattr_folded", "getattr_join", "format_attr", "fstring_class", "attrgetter",
+    "walrus_class", "nested_lambda", "genexp_next", "marshal_loads", "reexport_system",
+    "np_load", "unsafe_deserialization", "tf_py_function", "module_field_system",
+    "tensor_numpy", "shape_class", "star_call", "kwargs_call", "const_dos", "pow_dos",
 )
-"""Every case the fixture script writes, in order."""
+"""Every case the fixture script compiles and dumps, in order."""
 
-BACKWARD_JUMP_CASES = frozenset({"listcomp"})
+CRAFTED_IDS = (
+    "closure_extra_value", "closure_missing", "defaults_too_many", "oob_const",
+    "extended_arg", "varname_injection", "extra_names", "hidden_cache_import",
+)
+"""Cases the script crafts from a real dump, in order, after the dumped ones."""
+
+CACHE_ONLY_IDS = frozenset({"hidden_cache_import"})
+"""Crafted cases that exist only for versions with inline caches (3.11+)."""
+
+BACKWARD_JUMP_CASES = frozenset({"listcomp", "genexp_next"})
 """Cases whose bytecode loops (a comprehension): no strict reading may survive."""
 
 
@@ -44,7 +73,12 @@ class Case:
     group: str
     source: str
     keras: dict[str, Any]
-    expected: dict[str, Any]
+    expected: dict[str, Any] | None
+    """The producer's native summary; ``None`` for crafted blobs native tools misdescribe."""
+    expect: dict[str, Any]
+    """kerasvet's expected verdict: verdict, rules, lifted source, bandit ids, sample kind."""
+    crafted: dict[str, Any] | None = None
+    """For crafted cases: the base case, what was changed, and recorded native facts."""
 
     @property
     def blob(self) -> bytes:
@@ -73,9 +107,15 @@ def fixture_file(version: str) -> dict[str, Any]:
     return data
 
 
+def crafted_ids(version: str) -> tuple[str, ...]:
+    """The crafted case ids written for one producer version."""
+    caches = version in ("3.11", "3.12", "3.13")
+    return tuple(i for i in CRAFTED_IDS if caches or i not in CACHE_ONLY_IDS)
+
+
 @cache
-def all_cases() -> tuple[Case, ...]:
-    """Every fixture case of every supported version."""
+def every_case() -> tuple[Case, ...]:
+    """Every fixture case of every supported version, crafted ones included."""
     out = []
     for version in SUPPORTED_VERSIONS:
         data = fixture_file(version)
@@ -83,14 +123,20 @@ def all_cases() -> tuple[Case, ...]:
             out.append(Case(
                 version=data["version"], python=data["python"], magic=data["magic"],
                 id=raw["id"], group=raw["group"], source=raw["source"], keras=raw["keras"],
-                expected=raw["expected"],
+                expected=raw["expected"], expect=raw["expect"], crafted=raw.get("crafted"),
             ))
     return tuple(out)
 
 
+@cache
+def all_cases() -> tuple[Case, ...]:
+    """Every case compiled and dumped by a real interpreter, unaltered (no crafted ones)."""
+    return tuple(c for c in every_case() if c.crafted is None)
+
+
 def get_case(version: str, case_id: str) -> Case:
     """One fixture case."""
-    for case in all_cases():
+    for case in every_case():
         if case.version == version and case.id == case_id:
             return case
     raise KeyError((version, case_id))
@@ -232,3 +278,44 @@ def code_stream(family: LayoutFamily, **fields: bytes) -> bytes:
     assert not unknown, unknown
     default.update(fields)
     return b"c" + b"".join(default.values())
+
+
+# -- the policy the analyzer tests use ---------------------------------------------------
+
+
+def default_lambda_policy(**changes: Any) -> LambdaPolicy:
+    """The default lambda policy (same values as policies/default.toml), with overrides."""
+    values: dict[str, Any] = {
+        "mode": LambdaMode.ANALYZE,
+        "roots": dict(DEFAULT_LAMBDA_ROOTS),
+        "calls": frozenset(DEFAULT_LAMBDA_CALLS),
+        "builtins": frozenset(DEFAULT_LAMBDA_BUILTINS),
+        "attributes": frozenset(DEFAULT_LAMBDA_ATTRIBUTES),
+        "bandit_severity": Severity.parse(DEFAULT_BANDIT_SEVERITY),
+    }
+    values.update(changes)
+    return LambdaPolicy(**values)
+
+
+POLICY = default_lambda_policy()
+"""mode analyze; roots keras, ops/K -> keras.ops, tf, np; the reviewed call list; builtins
+abs bool float int len list max min round sum tuple; attributes T dtype ndim shape;
+bandit_severity low."""
+
+
+def sample_input(kind: str) -> Any:
+    """The input a rebuilt lambda and its original are both called with."""
+    import numpy as np
+
+    tensor = np.arange(8, dtype=np.float32).reshape(2, 4) - 3.0
+    if kind == "tensor":
+        return tensor
+    if kind == "int_tensor":
+        return np.arange(8, dtype=np.int32).reshape(2, 4)
+    if kind == "pair":
+        return (tensor, tensor + 1.0)
+    if kind == "int":
+        return 3
+    if kind == "shape":
+        return (2, 4)
+    raise ValueError(kind)

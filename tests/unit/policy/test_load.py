@@ -20,7 +20,10 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_shipped_policies_load_and_extend(default_policy, strict_policy):
     assert {"default", "strict", "keras-builtins"} <= set(shipped_policy_names())
     assert default_policy.name == "default"
-    assert default_policy.lambdas.mode is LambdaMode.DENY
+    assert default_policy.lambdas.mode is LambdaMode.ANALYZE
+    assert strict_policy.lambdas.mode is LambdaMode.DENY
+    assert "keras.ops.mean" in default_policy.lambdas.calls
+    assert default_policy.lambdas.roots["ops"] == "keras.ops"
     assert default_policy.allows_class("keras.layers", "Dense")
     assert default_policy.sources[-1].endswith("default.toml")
     assert default_policy.sources[0].endswith("keras-builtins.toml")

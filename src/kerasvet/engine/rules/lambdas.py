@@ -1,12 +1,22 @@
-"""KV5xx: serialized Python functions. Until the lambda analyzer lands, every one is denied."""
+"""KV5xx: serialized Python functions: denied outright, or read statically and judged.
+
+The analyzer (``kerasvet.lambdas``) is imported only when a config carries a lambda, so
+auditing ordinary models never pays for astroid and bandit.
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from kerasvet.findings import Finding, Location, Rule, RuleId, Severity, join_pointer
 from kerasvet.policy.model import LambdaMode, Policy
 from kerasvet.tree import Node
 
-__all__ = ["RULES", "check_lambda"]
+if TYPE_CHECKING:
+    from kerasvet.lambdas.model import LambdaAnalysis
+
+__all__ = ["RULES", "analyse_lambda_node", "check_lambda"]
 
 LAMBDA_DENIED = Rule(
     RuleId("KV500"), "lambda-denied",
@@ -32,7 +42,52 @@ KERAS2_MODULE_KEY = Rule(
     "chooses it (`\"module\": \"os\"` makes a bare `system` resolve in tf.keras).",
 )
 
-RULES: tuple[Rule, ...] = (LAMBDA_DENIED, KERAS2_FUNCTION_REFERENCE, KERAS2_MODULE_KEY)
+LAMBDA_UNREADABLE = Rule(
+    RuleId("KV503"), "lambda-unreadable",
+    "A lambda's bytecode could not be read safely: bad base64, a marshal stream or "
+    "instruction sequence that fails the strict checks, or CPython versions that disagree.",
+    Severity.HIGH,
+    "Keras would hand these bytes to the native unmarshaller; crafted or damaged bytecode "
+    "is refused. Rewrite the Lambda as a custom layer or re-save it with a supported CPython.",
+)
+LAMBDA_CONSTRUCT = Rule(
+    RuleId("KV504"), "lambda-construct-not-allowed",
+    "A lambda uses a construct outside the small lifted subset (imports, stores, nested "
+    "code, comprehensions, generators, f-strings, star-calls, loops, raise/yield).",
+    Severity.HIGH,
+    "Rewrite the lambda as a plain expression over its arguments, or as a custom layer.",
+)
+LAMBDA_CALL = Rule(
+    RuleId("KV505"), "lambda-call-not-allowed",
+    "A lambda uses a name, call or attribute the policy's `[lambdas]` section does not allow.",
+    Severity.HIGH,
+    "If the call is a harmless tensor operation, add its fully-qualified name to "
+    "`lambdas.calls` in a policy that extends this one.",
+)
+LAMBDA_DATA = Rule(
+    RuleId("KV506"), "lambda-data-not-allowed",
+    "A lambda's defaults or closure hold something other than plain JSON data, or its "
+    "constants hide arithmetic the compiler would have folded.",
+    Severity.HIGH,
+    "Defaults and closure values are attacker data; rewrite the lambda without them.",
+)
+LAMBDA_ALIAS = Rule(
+    RuleId("KV507"), "lambda-alias-mismatch",
+    "astroid resolves a call in the lambda to a different definition than the allowed one.",
+    Severity.HIGH,
+    "An allowed name bound to something else is a classic evasion; do not load the model.",
+)
+LAMBDA_BANDIT = Rule(
+    RuleId("KV508"), "lambda-bandit",
+    "bandit reports an issue in the lambda's reconstructed source.",
+    Severity.HIGH,
+    "Findings at or above the policy's `lambdas.bandit_severity` deny; lower ones inform.",
+)
+
+RULES: tuple[Rule, ...] = (LAMBDA_DENIED, KERAS2_FUNCTION_REFERENCE, KERAS2_MODULE_KEY,
+                           LAMBDA_UNREADABLE, LAMBDA_CONSTRUCT, LAMBDA_CALL, LAMBDA_DATA,
+                           LAMBDA_ALIAS, LAMBDA_BANDIT)
+_BY_ID = {rule.id: rule for rule in RULES}
 
 
 def _is_shape(value: object) -> bool:
@@ -48,9 +103,18 @@ def _is_shape(value: object) -> bool:
 
 
 def check_lambda(node: Node, policy: Policy) -> tuple[list[Finding], str]:
-    """Deny bytecode; for Keras 2 lambdas also judge ``*_type`` and flag ``*_module``."""
+    """Judge bytecode per the policy; for Keras 2 lambdas also judge ``*_type``/``*_module``."""
+    findings, rule, _ = analyse_lambda_node(node, policy)
+    return findings, rule
+
+
+def analyse_lambda_node(
+    node: Node, policy: Policy
+) -> tuple[list[Finding], str, LambdaAnalysis | None]:
+    """The findings, the deciding rule, and the analysis (for the report) of one lambda."""
     findings: list[Finding] = []
-    if node.argument is not None and f"{node.argument}_type" in node.raw:
+    keras2 = node.argument is not None and f"{node.argument}_type" in node.raw
+    if keras2:
         key = node.argument
         config = node.raw
         # tf.keras pairs `function` with a plain `module` key, the others with `<key>_module`.
@@ -68,19 +132,43 @@ def check_lambda(node: Node, policy: Policy) -> tuple[list[Finding], str]:
         kind = config.get(f"{key}_type")
         if kind == "raw":
             if (key == "output_shape" and _is_shape(node.config)) or node.config is None:
-                return findings, "lambdas: raw output shape"
+                return findings, "lambdas: raw output shape", None
             findings.append(Finding.of(KERAS2_FUNCTION_REFERENCE, node.location,
                                        f"`{key}` is a raw value used as a callable",
                                        value=node.config))
-            return findings, KERAS2_FUNCTION_REFERENCE.id
+            return findings, KERAS2_FUNCTION_REFERENCE.id, None
         if kind != "lambda":
             findings.append(Finding.of(KERAS2_FUNCTION_REFERENCE, node.location,
                                        f"`{key}_type` is {kind!r}: the callable is looked up "
                                        "by name", value=node.config))
-            return findings, KERAS2_FUNCTION_REFERENCE.id
-    assert policy.lambdas.mode is LambdaMode.DENY
-    findings.append(Finding.of(
-        LAMBDA_DENIED, node.location,
-        "serialized Python bytecode; the policy's `lambdas.mode` is \"deny\"",
-    ))
-    return findings, LAMBDA_DENIED.id
+            return findings, KERAS2_FUNCTION_REFERENCE.id, None
+    if policy.lambdas.mode is LambdaMode.DENY:
+        findings.append(Finding.of(
+            LAMBDA_DENIED, node.location,
+            "serialized Python bytecode; the policy's `lambdas.mode` is \"deny\"",
+        ))
+        return findings, LAMBDA_DENIED.id, None
+    from kerasvet.lambdas.analyze import analyze_lambda  # heavy: astroid, bandit
+    from kerasvet.lambdas.model import LambdaForm
+
+    if keras2:
+        form = LambdaForm.KERAS2_LIST
+    elif isinstance(node.config, dict) and "value" in node.config:
+        form = LambdaForm.KERAS3_VALUE
+    else:
+        form = LambdaForm.KERAS3_LAYER
+    analysis = analyze_lambda(node.config, form, policy.lambdas)
+    source = analysis.source
+    for reason in analysis.reasons:
+        rule = _BY_ID.get(RuleId(reason.rule), LAMBDA_UNREADABLE)
+        finding = Finding.of(rule, node.location, reason.message, value=source)
+        if not reason.denies:
+            finding = replace(finding, severity=Severity.INFO)
+        findings.append(finding)
+    if analysis.allowed and not any(f.denies for f in findings):
+        return findings, f"lambdas: analysed ({', '.join(analysis.versions)})", analysis
+    decided = next((f.rule.id for f in findings if f.denies), LAMBDA_UNREADABLE.id)
+    if not any(f.denies for f in findings):
+        findings.append(Finding.of(LAMBDA_UNREADABLE, node.location,
+                                   "the analyzer refused the lambda without a reason"))
+    return findings, decided, analysis
