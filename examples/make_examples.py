@@ -6,11 +6,11 @@ Usage (from the repository root)::
     KERAS_BACKEND=jax python examples/make_examples.py
 
 Writes mlp.keras, cnn_functional.keras, legacy_mlp.h5, small_mobilenet.json,
-lambda_model.keras and lambda_import.keras (see examples/README.md). Seeds are fixed, so the weights are
-reproducible; the files are still not byte-identical from run to run, exactly as Keras writes
-them: ``metadata.json`` (``date_saved``) and zip timestamps, and ``shared_object_id`` values
-in ``config.json`` (Keras writes the Python ``id()`` of shared objects such as the
-``DTypePolicy``).
+lambda_model.keras and lambda_import.keras (see examples/README.md). Seeds are fixed, so the
+weights are reproducible; the files are still not byte-identical from run to run, exactly as
+Keras writes them: ``metadata.json`` (``date_saved``) and zip timestamps, and
+``shared_object_id`` values in ``config.json`` (Keras writes the Python ``id()`` of shared
+objects such as the ``DTypePolicy``).
 """
 
 from __future__ import annotations
