@@ -7,9 +7,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-from rich.syntax import Syntax
-
 from kerasvet import __version__
 from kerasvet.audit import audit_many, resolve_policy
 from kerasvet.catalogue import RULES
@@ -62,6 +59,9 @@ def _explain(args: argparse.Namespace) -> int:
     policy = resolve_policy(args.policy)
     if not args.path.exists():
         raise KerasvetError(f"no such file or directory: {args.path}")
+    from rich.console import Console  # only `explain` draws; `audit` starts without rich
+    from rich.syntax import Syntax
+
     report = audit_many([str(args.path)], policy)
     (artifact,) = report.artifacts
     console = Console(highlight=False, soft_wrap=True)

@@ -24,14 +24,20 @@ KIND_CHECKS: dict[NodeKind, NodeCheck] = {
 """The one explicit registry of per-node checks, keyed by node kind."""
 
 
-def _allowed_class_checks(node: Node, policy: Policy) -> list[Finding]:
+_Tables = dict[tuple[str | None, str], list[tuple[str, arguments.ConstraintTable]]]
+
+
+def _allowed_class_checks(node: Node, policy: Policy, tables: _Tables) -> list[Finding]:
     """Checks that only make sense once a class is known to be allowed."""
-    return [
-        *arguments.check_arguments(node, policy),
-        *arguments.check_layer_name(node),
-        *references.check_references(node, policy),
-        *budget.check_dimensions(node, policy),
-    ]
+    key = (node.module, node.class_name)
+    own = tables.get(key)
+    if own is None:
+        own = tables[key] = arguments.constraints_for(node, policy)
+    found = arguments.check_arguments(node, policy, own)
+    found.extend(arguments.check_layer_name(node))
+    found.extend(references.check_references(node, policy))
+    found.extend(budget.check_dimensions(node, policy))
+    return found
 
 
 _Verdicts = dict[tuple[object, ...], str]
@@ -46,7 +52,7 @@ def _cache_key(node: Node) -> tuple[object, ...] | None:
     return None
 
 
-def _decide(node: Node, policy: Policy, allowed: _Verdicts) -> Decision:
+def _decide(node: Node, policy: Policy, allowed: _Verdicts, tables: _Tables) -> Decision:
     findings: list[Finding]
     analysis = None
     try:
@@ -61,7 +67,7 @@ def _decide(node: Node, policy: Policy, allowed: _Verdicts) -> Decision:
             if key is not None and not findings:
                 allowed[key] = rule
         if node.kind is NodeKind.CLASS and not findings:
-            findings = _allowed_class_checks(node, policy)
+            findings = _allowed_class_checks(node, policy, tables)
             if findings:
                 rule = findings[0].rule.id
     except Exception as exc:  # fail closed: a crash inside a rule denies the node
@@ -90,8 +96,10 @@ def _tree_findings(tree: Tree, policy: Policy) -> list[Finding]:
 
 def evaluate(tree: Tree, policy: Policy) -> Evaluation:
     """Judge every node of ``tree``, then the checks that span several nodes."""
-    allowed: _Verdicts = {}  # name-only verdicts that allowed, reused within this call only
-    decisions = tuple(_decide(node, policy, allowed) for node in tree.nodes)
+    # Per-call memos: name-only verdicts that allowed, and constraint tables per class.
+    allowed: _Verdicts = {}
+    tables: _Tables = {}
+    decisions = tuple(_decide(node, policy, allowed, tables) for node in tree.nodes)
     try:
         findings = _tree_findings(tree, policy)
     except Exception as exc:  # fail closed: whole-model checks that crash deny

@@ -132,16 +132,36 @@ def constraints_for(node: Node, policy: Policy) -> list[tuple[str, ConstraintTab
     return tables
 
 
-def check_arguments(node: Node, policy: Policy) -> list[Finding]:
-    """Apply every constraint the policy has for this class to its config."""
+def _obviously_fine(value: object, constraint: ArgumentConstraint) -> bool:
+    """The common case in one step: a type/length-only constraint that the value meets."""
+    if constraint.enum is not None or constraint.forbid or constraint.minimum is not None \
+            or constraint.maximum is not None:
+        return False
+    if constraint.types is not None and json_type(value) not in constraint.types:
+        return False
+    length = constraint.max_length
+    return length is None or not isinstance(value, (str, list)) or len(value) <= length
+
+
+def check_arguments(
+    node: Node, policy: Policy,
+    tables: list[tuple[str, ConstraintTable]] | None = None,
+) -> list[Finding]:
+    """Apply every constraint the policy has for this class to its config.
+
+    ``tables`` may be passed in by a caller that already looked them up for this class.
+    """
     config = node.config
     if not isinstance(config, dict):
         return []
     findings = []
-    for target, table in constraints_for(node, policy):
+    for target, table in constraints_for(node, policy) if tables is None else tables:
         for argument in table.keys() & config.keys():
             constraint = table[argument]
-            for rule, suffix, message, offending in _violations(config[argument], constraint):
+            value = config[argument]
+            if _obviously_fine(value, constraint):
+                continue
+            for rule, suffix, message, offending in _violations(value, constraint):
                 config_pointer = join_pointer(node.pointer, "config")
                 why = f" ({constraint.reason})" if constraint.reason else ""
                 findings.append(Finding.of(
