@@ -43,7 +43,9 @@ def _display(source: Source) -> str:
         return "<dict>"
     if isinstance(source, str) and source.lstrip().startswith("{"):
         return "<json>"
-    return os.fspath(source)
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return f"<{type(source).__name__}>"
 
 
 def _analyse(artifact: Artifact, policy: Policy, path: str) -> ArtifactReport:
