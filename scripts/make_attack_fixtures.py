@@ -277,7 +277,8 @@ def build() -> list[tuple[dict, object]]:
                                 "config": {"name": "dense_1"}}))
     add("keras2-function-type-function", "keras-serialization.md §1.4",
         "tf.keras Lambda naming `system` by string with module `os` for its globals",
-        [("KV501", f"{L2}/config/function"), ("KV502", f"{L2}/config/module")],
+        [("KV501", f"{L2}/config/function"), ("KV502", f"{L2}/config/module"),
+         ("KV400", f"{L2}/config/function")],
         replace_layer(base, 2, {"class_name": "Lambda", "config": {
             "name": "dense_1", "function": "system", "function_type": "function",
             "module": "os", "output_shape": None, "output_shape_type": "raw",
@@ -313,7 +314,7 @@ def build() -> list[tuple[dict, object]]:
     renamed["config"]["output_layers"] = [long_name, 0, 0]
     add("overlong-layer-name", "CVE-2026-12479 (asset path component)",
         "a 300-character layer name, over the policy's max_length for names",
-        [("KV402", f"{L2}/config/name")], renamed)
+        [("KV402", f"{L2}/config/name"), ("KV404", f"{L2}/name")], renamed)
     # Bytecode evasions from the lambda corpus (scripts/make_lambda_fixtures.py, CPython 3.11),
     # each placed in a Keras 3 Lambda layer of the base model.
     corpus = {case["id"]: case for case in json.loads(

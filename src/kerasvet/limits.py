@@ -27,8 +27,8 @@ class Limits:
     """Most JSON values (of any kind) in one config document."""
     max_nodes: int = 100_000
     """Most config nodes (dicts with ``class_name``) in one artifact."""
-    max_int_digits: int = 20
-    """Longest integer literal, in decimal digits (sign excluded)."""
+    max_int_digits: int = 19
+    """Longest integer literal, in decimal digits (sign excluded): about the 64-bit range."""
     max_string_length: int = 1 * _MIB
     """Longest string value in a config document."""
     max_dimension: int = 1 << 24

@@ -39,7 +39,8 @@ ARGUMENT_PATH = Rule(
 )
 LAYER_NAME = Rule(
     RuleId("KV404"), "object-name-grammar",
-    "An object name contains `..`, a path separator or a control character, or is blank.",
+    "An object name contains `..`, a path separator or a control character, is blank, or "
+    "(a layer's own `name` key) is longer than 256 characters.",
     Severity.HIGH,
     "Names become path components when Keras saves assets (CVE-2026-12479); "
     "re-save the model with plain names.",
@@ -50,6 +51,7 @@ RULES: tuple[Rule, ...] = (ARGUMENT_TYPE, ARGUMENT_RANGE, ARGUMENT_LENGTH, ARGUM
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:(//|\\\\)")
 _PATH = re.compile(r"[/\\]|^~|^[A-Za-z]:|\.\.|^\.")
+_MAX_NAME = 256
 _BAD_NAME = re.compile(r"\.\.|[/\\]|[\x00-\x1f\x7f]")
 
 
@@ -183,7 +185,11 @@ def check_layer_name(node: Node) -> list[Finding]:
     if type(node.config) is dict:
         places.append((("config", "name"), node.config.get("name")))
     for tokens, name in places:
-        if type(name) is not str or (name.strip() and not _BAD_NAME.search(name)):
+        # `config.name` is a constructor argument, so its length is the policy's to limit
+        # (`arguments."*".name`); the node's own `name` key is checked here.
+        too_long = tokens == ("name",) and isinstance(name, str) and len(name) > _MAX_NAME
+        if type(name) is not str or (name.strip() and not _BAD_NAME.search(name)
+                                     and not too_long):
             continue
         pointer = node.pointer
         for token in tokens:

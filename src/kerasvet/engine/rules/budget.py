@@ -20,7 +20,8 @@ PARAMETER_BUDGET = Rule(
 )
 DIMENSION_TOO_LARGE = Rule(
     RuleId("KV406"), "dimension-too-large",
-    "A size argument (units, filters, a shape entry, ...) is absurdly large or negative.",
+    "A size argument (units, filters, a shape entry, ...) is absurdly large or negative "
+    "(-1, \"infer\", is accepted in shapes only).",
     Severity.HIGH,
     "Raise `max_dimension` in a policy that extends this one if the size is genuine.",
 )
@@ -38,6 +39,12 @@ SIZE_ARGUMENTS = frozenset({
 })
 """Config keys whose integers Keras uses to size weights or tensors."""
 
+SHAPE_ARGUMENTS = frozenset({
+    "target_shape", "batch_shape", "batch_input_shape", "input_shape", "shape", "dims",
+    "output_shape",
+})
+"""Size arguments that are shapes, where -1 means "infer this dimension"."""
+
 
 def _ints(value: object, pointer: str) -> Iterator[tuple[str, int]]:
     stack: list[tuple[object, str]] = [(value, pointer)]
@@ -51,13 +58,13 @@ def _ints(value: object, pointer: str) -> Iterator[tuple[str, int]]:
             stack.extend((v, f"{where}/{i}") for i, v in enumerate(item))
 
 
-def _plausible(value: object, cap: int) -> bool:
-    """Fast path: a number or a flat list of numbers and nulls, all within [-1, cap]."""
+def _plausible(value: object, cap: int, lowest: int) -> bool:
+    """Fast path: a number or a flat list of numbers and nulls, all within [lowest, cap]."""
     if type(value) is int:
-        return -1 <= value <= cap
+        return lowest <= value <= cap
     if type(value) is list:
         for item in value:
-            if item is not None and not (type(item) is int and -1 <= item <= cap):
+            if item is not None and not (type(item) is int and lowest <= item <= cap):
                 return False
         return True
     return value is None or type(value) in (str, float, bool)
@@ -71,7 +78,7 @@ def check_dimensions(node: Node, policy: Policy) -> list[Finding]:
     """Every integer under a size argument (and in ``build_config``) must be plausible."""
     cap = policy.limits.max_dimension
     findings = []
-    places: list[tuple[str, str, object]] = []
+    places: list[tuple[str, str, object]] = []  # (section, key, value)
     config = node.config
     if type(config) is dict:
         places.extend(("config", k, config[k]) for k in config.keys() & SIZE_ARGUMENTS)
@@ -79,16 +86,19 @@ def check_dimensions(node: Node, policy: Policy) -> list[Finding]:
     if type(build) is dict:
         places.extend(("build_config", k, v) for k, v in build.items())
     for section, key, value in places:
-        if _plausible(value, cap):
+        # -1 is Keras' "infer this dimension" in shapes (Reshape, build_config); a size such
+        # as `units` has no such meaning, so any negative number is refused there.
+        lowest = -1 if section == "build_config" or key in SHAPE_ARGUMENTS else 0
+        if _plausible(value, cap, lowest):
             continue
         pointer = join_pointer(join_pointer(node.pointer, section), key)
         for where, number in _ints(value, pointer):
-            # -1 is Keras' "infer this dimension" (Reshape); no other negative size is valid.
-            if number > cap or (number < 0 and number != -1):
+            if number > cap or number < lowest:
                 findings.append(Finding.of(
                     DIMENSION_TOO_LARGE,
                     Location(member=node.member, pointer=Pointer(where), layer=node.layer),
-                    f"size {number} is outside [0, {cap}] (`max_dimension`)", value=number,
+                    f"size {number} is outside [{lowest}, {cap}] (`max_dimension`)",
+                    value=number,
                 ))
     return findings
 

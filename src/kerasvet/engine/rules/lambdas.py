@@ -23,11 +23,13 @@ LAMBDA_DENIED = Rule(
     "The config carries serialized Python bytecode (a lambda), which the policy denies.",
     Severity.HIGH,
     "Keras runs this bytecode while loading (CVE-2024-3660, CVE-2025-9905). Rewrite the "
-    "Lambda as a registered custom layer, or review it and use a policy that allows it.",
+    "Lambda as a layer class in your own package and allow its exact (module, class) pair, "
+    "or use a policy whose `lambdas.mode` is \"analyze\" (the default policy's).",
 )
 KERAS2_FUNCTION_REFERENCE = Rule(
     RuleId("KV501"), "keras2-function-reference",
-    "A Keras 2 Lambda names its function by string (`function_type` \"function\" or \"raw\").",
+    "A Keras 2 Lambda's `function_type` (or `output_shape_type`, `mask_type`) is not "
+    "\"lambda\": the callable is named by string, or a raw value stands in for one.",
     Severity.HIGH,
     "tf.keras resolves such a name through its object registry and the caller's custom "
     "objects, so the file picks which Python callable runs; rewrite the Lambda as a custom "
@@ -67,7 +69,8 @@ LAMBDA_CALL = Rule(
 LAMBDA_DATA = Rule(
     RuleId("KV506"), "lambda-data-not-allowed",
     "A lambda's defaults or closure hold something other than plain JSON data, or its "
-    "constants hide arithmetic the compiler would have folded.",
+    "constant arithmetic was left unfolded (the compiler refuses to fold results that "
+    "large, so it is built to exhaust memory at load).",
     Severity.HIGH,
     "Defaults and closure values are attacker data; rewrite the lambda without them.",
 )
