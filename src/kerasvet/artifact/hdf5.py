@@ -10,6 +10,7 @@ is ever read.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,18 @@ from h5py import h5a, h5d, h5g, h5l, h5o, h5s, h5t
 from kerasvet.artifact import rules
 from kerasvet.artifact.json_strict import parse_json_document
 from kerasvet.artifact.model import ConfigDocument, ConfigRole
-from kerasvet.artifact.sniff import MemoryFile, describe_error
+from kerasvet.artifact.sniff import HDF5_MAGIC, MemoryFile, describe_error
 from kerasvet.findings import Finding, Location, Pointer, Rule
 from kerasvet.limits import Limits
 
-__all__ = ["ARTIFACT", "Hdf5Check", "LegacyModel", "check_hdf5", "read_legacy_hdf5"]
+__all__ = [
+    "ARTIFACT",
+    "Hdf5Check",
+    "LegacyModel",
+    "check_hdf5",
+    "global_heap_problem",
+    "read_legacy_hdf5",
+]
 
 ARTIFACT = "<artifact>"
 """Member name used for findings about the container itself."""
@@ -32,6 +40,11 @@ _SLACK = 64 * 1024
 """Bytes a dataset may declare beyond what it stores (headers, tiny fill-only datasets)."""
 _MAX_FINDINGS = 200
 """Stop walking after this many findings: the file is refused long before that."""
+_MAX_HEAP_STEPS = 1_000_000
+"""Most object records checked in one global heap collection (Keras writes a handful)."""
+_GCOL = re.compile(b"GCOL")
+_MAX_OPAQUE_NUMBER = 16
+"""Largest opaque element accepted in a dataset (an ml_dtypes number is 1 or 2 bytes)."""
 
 _PLAIN_CLASSES = frozenset(
     c for c in (h5t.INTEGER, h5t.FLOAT, h5t.STRING, getattr(h5t, "COMPLEX", None)) if c is not None
@@ -41,7 +54,7 @@ _CLASS_NAMES = {
     h5t.FLOAT: "float",
     h5t.STRING: "string",
     h5t.BITFIELD: "bitfield",
-    h5t.OPAQUE: "opaque (pickled or raw bytes)",
+    h5t.OPAQUE: "opaque (raw bytes, e.g. a pickle)",
     h5t.COMPOUND: "compound",
     h5t.REFERENCE: "object reference",
     h5t.ENUM: "enum",
@@ -79,14 +92,18 @@ def _decode(name: bytes | str) -> str:
     return name.decode("utf-8", "backslashreplace")
 
 
-def _type_problem(type_id: Any) -> str | None:
+def _type_problem(type_id: Any, *, dataset: bool = False) -> str | None:
     """Why a datatype cannot be read as plain numbers or strings, or ``None`` when it can.
 
     Only one level of nesting is looked at (an array or compound of plain members); deeper
-    types are refused rather than walked, since Keras never writes them.
+    types are refused rather than walked, since Keras never writes them. A dataset may be
+    opaque with small elements: that is how h5py stores ``ml_dtypes`` numbers (bfloat16,
+    float8), which Keras writes for low-precision weights.
     """
     cls = type_id.get_class()
     if cls in _PLAIN_CLASSES:
+        return None
+    if cls == h5t.OPAQUE and dataset and type_id.get_size() <= _MAX_OPAQUE_NUMBER:
         return None
     if cls == h5t.ENUM and type_id.get_super().get_class() == h5t.INTEGER:
         return None  # h5py stores numpy booleans as an enum over int8
@@ -253,7 +270,7 @@ class _Walk:
                 value=source,
             )
             return
-        problem = _type_problem(dataset.get_type())
+        problem = _type_problem(dataset.get_type(), dataset=True)
         if problem is not None:
             self.add(rules.WEIGHTS_DTYPE, path, f"{path} holds {problem} values")
         declared = _declared_bytes(dataset)
@@ -283,6 +300,48 @@ class _Walk:
                 )
 
 
+def _lengths_size(buf: memoryview) -> int:
+    """Bytes per "length" field, from the superblock (8 in every file h5py writes)."""
+    version = buf[8] if len(buf) > 16 and bytes(buf[:8]) == HDF5_MAGIC else None
+    at = 14 if version in (0, 1) else 10 if version in (2, 3) else None
+    size = buf[at] if at is not None else 8
+    return size if size in (2, 4, 8, 16) else 8
+
+
+def global_heap_problem(data: bytes | memoryview) -> tuple[int, str] | None:
+    """A global heap collection that would send the HDF5 library into an endless loop.
+
+    HDF5 (up to at least 2.0.0) walks a collection's objects by their declared sizes; a
+    free-space record of size 0 never advances, so reading any variable-length string (such
+    as ``model_config``) spins forever inside C code that no signal can interrupt. Each
+    ``GCOL`` collection is walked here the same way first, with a bound on the steps.
+    """
+    buf = memoryview(data).cast("B")
+    length = _lengths_size(buf)
+    header = 8 + length
+    for match in _GCOL.finditer(buf):
+        start = match.start()
+        size = int.from_bytes(buf[start + 8 : start + header], "little")
+        end = start + size
+        if size < header or end > len(buf):
+            continue  # HDF5 fails to load such a collection instead of looping over it
+        position = start + header
+        steps = 0
+        while position + header <= end:
+            steps += 1
+            index = int.from_bytes(buf[position : position + 2], "little")
+            declared = int.from_bytes(buf[position + 8 : position + header], "little")
+            need = header + -(-declared // 8) * 8 if index else declared
+            if need == 0 or need >= 1 << 63 or steps > _MAX_HEAP_STEPS:
+                return start, (
+                    f"the global heap collection at offset {start} has a malformed object "
+                    f"record at offset {position}, which the HDF5 library would loop over "
+                    "forever"
+                )
+            position += need
+    return None
+
+
 def _walk(file: Any, member: str, limits: Limits) -> tuple[list[Finding], frozenset[str]]:
     """Walk the whole file; also return the root group's attribute names."""
     root = h5g.open(file.id, b"/")
@@ -295,6 +354,17 @@ def _walk(file: Any, member: str, limits: Limits) -> tuple[list[Finding], frozen
 
 def check_hdf5(data: bytes | memoryview, member: str, limits: Limits) -> Hdf5Check:
     """Open in-memory weights and walk them; a file that cannot be opened is one KV116."""
+    heap = global_heap_problem(data)
+    if heap is not None:
+        return Hdf5Check(
+            findings=(
+                Finding.of(
+                    rules.HDF5_CORRUPT, Location(member=member, detail=f"offset {heap[0]}"), heap[1]
+                ),
+            ),
+            root_attributes=frozenset(),
+            opened=False,
+        )
     try:
         with h5py.File(MemoryFile(memoryview(data)), "r") as file:
             findings, names = _walk(file, member, limits)
@@ -364,6 +434,14 @@ def read_legacy_hdf5(data: bytes | memoryview, limits: Limits) -> LegacyModel:
     findings: list[Finding] = []
     raw: dict[str, bytes | str | None] = {}
     weights_member: str | None = None
+    heap = global_heap_problem(data)
+    if heap is not None:
+        findings.append(
+            Finding.of(
+                rules.HDF5_CORRUPT, Location(member=ARTIFACT, detail=f"offset {heap[0]}"), heap[1]
+            )
+        )
+        return LegacyModel(tuple(findings), (), None)
     try:
         with h5py.File(MemoryFile(memoryview(data)), "r") as file:
             walk_findings, _ = _walk(file, ARTIFACT, limits)

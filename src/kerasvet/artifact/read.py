@@ -19,7 +19,13 @@ from kerasvet.artifact.json_strict import parse_json_document
 from kerasvet.artifact.keras_dir import read_keras_dir
 from kerasvet.artifact.keras_zip import read_keras_zip
 from kerasvet.artifact.model import Artifact, ArtifactFormat, ConfigDocument, ConfigRole
-from kerasvet.artifact.sniff import Sniffed, find_end_record, hdf5_signature_offsets, sniff
+from kerasvet.artifact.sniff import (
+    Sniffed,
+    describe_error,
+    find_end_record,
+    hdf5_signature_offsets,
+    sniff,
+)
 from kerasvet.errors import ArtifactNotFound
 from kerasvet.findings import Finding, Location, Pointer
 from kerasvet.limits import Limits
@@ -45,8 +51,31 @@ def read_artifact(
     """Read ``source`` (a path, file bytes, JSON text or a config dict) into an ``Artifact``.
 
     Raises ``ArtifactNotFound`` only when a path does not exist or cannot be opened; every
-    problem with the content itself is a finding.
+    problem with the content itself is a finding. An unexpected error inside a reader is a
+    KV001 finding too, so a parser bug refuses the artifact instead of crashing the caller.
     """
+    try:
+        return _dispatch(source, limits)
+    except ArtifactNotFound:
+        raise
+    except Exception as exc:
+        return Artifact(
+            format=ArtifactFormat.UNKNOWN,
+            sha256=None,
+            documents=(),
+            findings=(
+                Finding.of(
+                    rules.INTERNAL_ERROR,
+                    Location(member=ARTIFACT),
+                    f"reading the artifact stopped on an internal error: {describe_error(exc)}",
+                ),
+            ),
+        )
+
+
+def _dispatch(
+    source: str | os.PathLike[str] | bytes | Mapping[str, object], limits: Limits
+) -> Artifact:
     if isinstance(source, Mapping):
         return _read_mapping(source, limits)
     if isinstance(source, (bytes, bytearray, memoryview)):

@@ -140,6 +140,14 @@ def keras_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     sequential = keras.Sequential(
         [keras.Input((4,)), keras.layers.Dense(3, name="dense")], name="sequential"
     )
+    low_precision = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(3, dtype="bfloat16"),
+            keras.layers.Dense(2, dtype="float16"),
+        ],
+        name="low_precision",
+    )
     compiled = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)], name="compiled")
     compiled.compile(optimizer="adam", loss="mse")
     files = {
@@ -150,6 +158,8 @@ def keras_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "npz.keras": root / "npz.keras",
         "folder": root / "folder",
         "model.json": root / "model.json",
+        "bf16.keras": root / "bf16.keras",
+        "bf16.h5": root / "bf16.h5",
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -159,6 +169,8 @@ def keras_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         compiled.save(files["compiled.h5"])
         saving_lib.save_model(sequential, files["npz.keras"], weights_format="npz")
         keras.saving.save_model(functional, files["folder"], zipped=False)
+        low_precision.save(files["bf16.keras"])
+        low_precision.save(files["bf16.h5"])
     files["model.json"].write_text(functional.to_json())
     return files
 
@@ -176,6 +188,17 @@ def test_keras_zip_written_by_keras_is_clean(keras_files: dict[str, Path], name:
     document = artifact.documents[0].value
     assert isinstance(document, dict)
     assert document["class_name"] in {"Functional", "Sequential"}
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("name", ["bf16.keras", "bf16.h5"])
+def test_bfloat16_weights_are_not_mistaken_for_pickles(
+    keras_files: dict[str, Path], name: str
+) -> None:
+    # h5py stores ml_dtypes numbers (bfloat16) as 2-byte opaque elements.
+    artifact = read_artifact(keras_files[name], LIMITS)
+    assert triples(artifact) == []
+    assert len(artifact.documents) == 1
 
 
 @pytest.mark.keras
@@ -386,6 +409,16 @@ def test_unsupported_source_type() -> None:
     artifact = read_artifact(42, LIMITS)  # type: ignore[arg-type]
     assert artifact.format is ArtifactFormat.UNKNOWN
     assert triples(artifact) == [("KV100", A, None)]
+
+
+def test_reader_bug_becomes_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("kerasvet.artifact.read.read_keras_zip", broken)
+    artifact = read_artifact(keras_zip(), LIMITS)
+    assert triples(artifact) == [("KV001", A, None)]
+    assert artifact.documents == ()
 
 
 def test_unknown_bytes() -> None:
@@ -717,6 +750,21 @@ def test_legacy_h5_attacks(tmp_path: Path) -> None:
     ]
     assert [d.member for d in artifact.documents] == ["model_config"]
     assert artifact.weights_member == "model_weights"
+
+
+def test_global_heap_that_would_hang_the_hdf5_library(tmp_path: Path) -> None:
+    # A free-space record of size 0 in the heap holding model_config makes HDF5 (2.0.0) spin
+    # forever when the string is read; h5py must never be handed such a file.
+    data = bytearray(h5_bytes(legacy=True))
+    start = data.index(b"GCOL")
+    position = start + 16
+    while int.from_bytes(data[position : position + 2], "little") != 0:
+        size = int.from_bytes(data[position + 8 : position + 16], "little")
+        position += 16 + -(-size // 8) * 8
+    data[position + 8 : position + 16] = bytes(8)
+    artifact = read_artifact(write(tmp_path, "m.h5", bytes(data)), LIMITS)
+    assert triples(artifact) == [("KV116", A, f"offset {start}")]
+    assert artifact.documents == ()
 
 
 def test_legacy_h5_without_model_config(tmp_path: Path) -> None:
