@@ -27,7 +27,7 @@ from kerasvet.artifact.sniff import (
     sniff,
 )
 from kerasvet.errors import ArtifactNotFound
-from kerasvet.findings import Finding, Location, Pointer
+from kerasvet.findings import Finding, Location, Pointer, Rule
 from kerasvet.limits import Limits
 
 __all__ = ["JSON_MEMBER", "read_artifact"]
@@ -59,18 +59,17 @@ def read_artifact(
     except ArtifactNotFound:
         raise
     except Exception as exc:
-        return Artifact(
-            format=ArtifactFormat.UNKNOWN,
-            sha256=None,
-            documents=(),
-            findings=(
-                Finding.of(
-                    rules.INTERNAL_ERROR,
-                    Location(member=ARTIFACT),
-                    f"reading the artifact stopped on an internal error: {describe_error(exc)}",
-                ),
-            ),
-        )
+        return _refused(rules.INTERNAL_ERROR,
+                        f"reading the artifact stopped on an internal error: "
+                        f"{describe_error(exc)}")
+
+
+def _refused(rule: Rule, message: str, value: object = None) -> Artifact:
+    """An artifact of unknown format with one finding that says why it was not read."""
+    return Artifact(
+        format=ArtifactFormat.UNKNOWN, sha256=None, documents=(),
+        findings=(Finding.of(rule, Location(member=ARTIFACT), message, value=value),),
+    )
 
 
 def _dispatch(
@@ -84,18 +83,10 @@ def _dispatch(
         return _read_json_text(source, limits)
     if isinstance(source, (str, os.PathLike)):
         return _read_path(source, limits)
-    return Artifact(
-        format=ArtifactFormat.UNKNOWN,
-        sha256=None,
-        documents=(),
-        findings=(
-            Finding.of(
-                rules.UNRECOGNISED_FORMAT,
-                Location(member=ARTIFACT),
-                f"cannot audit a {type(source).__name__}: pass a path, bytes, JSON text or a dict",
-                value=type(source).__name__,
-            ),
-        ),
+    return _refused(
+        rules.UNRECOGNISED_FORMAT,
+        f"cannot audit a {type(source).__name__}: pass a path, bytes, JSON text or a dict",
+        type(source).__name__,
     )
 
 

@@ -125,14 +125,11 @@ def check_class(node: Node, policy: Policy) -> tuple[list[Finding], str]:
     if findings:
         return findings, NON_ASCII_IDENTIFIER.id
     name = node.class_name
-    denial = policy.deny_rule_for(node.module, name, DenyKind.CLASS)
-    if denial is None and node.registered_name and ">" not in node.registered_name:
-        denial = policy.deny_rule_for(node.module, node.registered_name, DenyKind.CLASS)
-    if denial is not None:
-        shown = f"{node.module}.{name}" if node.module else name
-        return [Finding.of(DENIED_CLASS, node.location, f"{shown}: {denial.reason}",
-                           value=shown, reference=denial.advisory)], \
-            f"deny: {denial.source}"
+    denied = _denial(node, name, DenyKind.CLASS, policy)
+    if denied is None and node.registered_name and ">" not in node.registered_name:
+        denied = _denial(node, node.registered_name, DenyKind.CLASS, policy)
+    if denied is not None:
+        return denied
     if node.module is None:
         if node.registered_name and ">" in node.registered_name:
             return [Finding.of(
@@ -154,14 +151,7 @@ def check_class(node: Node, policy: Policy) -> tuple[list[Finding], str]:
             f"class {node.module}.{name} is not in the policy's allowed classes",
             value=f"{node.module}.{name}",
         )], CLASS_NOT_ALLOWED.id
-    registered = node.registered_name
-    if registered not in (None, "", name):
-        return [Finding.of(
-            REGISTERED_NAME_MISMATCH, node.location,
-            f"registered_name {registered!r} does not match class {node.module}.{name}",
-            value=registered,
-        )], REGISTERED_NAME_MISMATCH.id
-    return [], f"classes: {node.module}.{name}"
+    return _registered_name(node, name, "class") or ([], f"classes: {node.module}.{name}")
 
 
 def check_function(node: Node, policy: Policy) -> tuple[list[Finding], str]:
@@ -175,27 +165,46 @@ def check_function(node: Node, policy: Policy) -> tuple[list[Finding], str]:
                                    value=name))
     if findings:
         return findings, NON_ASCII_IDENTIFIER.id
-    denial = policy.deny_rule_for(node.module, name, DenyKind.FUNCTION)
-    if denial is not None:
-        shown = f"{node.module}.{name}" if node.module else name
-        return [Finding.of(DENIED_FUNCTION, node.location, f"{shown}: {denial.reason}",
-                           value=shown, reference=denial.advisory)], \
-            f"deny: {denial.source}"
+    denied = _denial(node, name, DenyKind.FUNCTION, policy)
+    if denied is not None:
+        return denied
     if node.module is None or not policy.allows_function(node.module, name):
         shown = f"{node.module}.{name}" if node.module else name
         return [Finding.of(FUNCTION_NOT_ALLOWED, node.location,
                            f"function {shown} is not in the policy's allowed functions",
                            value=shown)], FUNCTION_NOT_ALLOWED.id
+    return _registered_name(node, name, "function") or (
+        [], f"functions: {node.module}.{name}")
+
+
+def _denial(
+    node: Node, name: str, kind: DenyKind, policy: Policy
+) -> tuple[list[Finding], str] | None:
+    """The finding of the explicit deny rule that covers ``name``, if one does."""
+    rule = policy.deny_rule_for(node.module, name, kind)
+    if rule is None:
+        return None
+    shown = f"{node.module}.{name}" if node.module else name
+    emitted = DENIED_CLASS if kind is DenyKind.CLASS else DENIED_FUNCTION
+    return [Finding.of(emitted, node.location, f"{shown}: {rule.reason}", value=shown,
+                       reference=rule.advisory)], f"deny: {rule.source}"
+
+
+def _registered_name(node: Node, name: str, what: str) -> tuple[list[Finding], str] | None:
+    """A built-in's registered_name must be absent or its own name.
+
+    Keras writes ``"function"`` for built-in functions, which it looks up by the config
+    string; any other value would send the lookup to a process-wide registry instead.
+    """
+    accepted = (None, "", name, "function") if what == "function" else (None, "", name)
     registered = node.registered_name
-    # Keras writes registered_name "function" for built-in functions; functions are looked
-    # up by their name (the config string), so nothing else may appear here.
-    if registered not in (None, "", name, "function"):
-        return [Finding.of(
-            REGISTERED_NAME_MISMATCH, node.location,
-            f"registered_name {registered!r} does not match function {node.module}.{name}",
-            value=registered,
-        )], REGISTERED_NAME_MISMATCH.id
-    return [], f"functions: {node.module}.{name}"
+    if registered in accepted:
+        return None
+    return [Finding.of(
+        REGISTERED_NAME_MISMATCH, node.location,
+        f"registered_name {registered!r} does not match {what} {node.module}.{name}",
+        value=registered,
+    )], REGISTERED_NAME_MISMATCH.id
 
 
 def check_special(node: Node, policy: Policy) -> tuple[list[Finding], str]:
