@@ -17,7 +17,14 @@ from kerasvet.policy import Policy, load_policy
 from kerasvet.report.model import ArtifactReport, LambdaRecord, Report
 from kerasvet.tree import Node, NodeKind, walk_documents
 
-__all__ = ["Source", "audit", "audit_artifact", "audit_many", "resolve_policy"]
+__all__ = [
+    "Source",
+    "analyse_artifact",
+    "audit",
+    "audit_artifact",
+    "audit_many",
+    "resolve_policy",
+]
 
 Source = str | os.PathLike[str] | bytes | Mapping[str, object]
 """What ``audit`` accepts: a path, raw bytes, a config dict, or JSON text."""
@@ -48,7 +55,8 @@ def _display(source: Source) -> str:
     return f"<{type(source).__name__}>"
 
 
-def _analyse(artifact: Artifact, policy: Policy, path: str) -> ArtifactReport:
+def analyse_artifact(artifact: Artifact, policy: Policy, path: str) -> ArtifactReport:
+    """Tree, engine and report for an artifact already read (the loader reads it itself)."""
     findings: list[Finding] = list(artifact.findings)
     if not any(d.role is ConfigRole.MODEL for d in artifact.documents) and not any(
         f.denies for f in findings
@@ -103,7 +111,7 @@ def audit_artifact(source: Source, policy: Policy) -> ArtifactReport:
                               verdict=Verdict.DENY, findings=(finding,), decisions=(),
                               lambdas=())
     try:
-        return _analyse(artifact, policy, path)
+        return analyse_artifact(artifact, policy, path)
     except RecursionError as exc:  # pragma: no cover - the walk is iterative; belt and braces
         finding = Finding.of(INTERNAL_ERROR, Location(member="<artifact>"), str(exc))
     except Exception as exc:  # fail closed: a finding, never a traceback or a pass

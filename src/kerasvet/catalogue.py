@@ -5,6 +5,7 @@ from __future__ import annotations
 from kerasvet.artifact import rules as artifact_rules
 from kerasvet.engine.rules import allowlist, arguments, budget, graph, lambdas, references
 from kerasvet.findings import Rule, RuleId
+from kerasvet.loader import rules as loader_rules
 
 __all__ = ["RULES", "rule"]
 
@@ -18,6 +19,7 @@ RULES: tuple[Rule, ...] = tuple(
             *budget.RULES,
             *graph.RULES,
             *lambdas.RULES,
+            *loader_rules.RULES,
         ),
         key=lambda r: r.id,
     )

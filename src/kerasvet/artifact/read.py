@@ -30,7 +30,7 @@ from kerasvet.errors import ArtifactNotFound
 from kerasvet.findings import Finding, Location, Pointer, Rule
 from kerasvet.limits import Limits
 
-__all__ = ["JSON_MEMBER", "read_artifact"]
+__all__ = ["JSON_MEMBER", "read_artifact", "read_file_once"]
 
 JSON_MEMBER = "<json>"
 """Member name of a config given as JSON text, a JSON file or a dict."""
@@ -129,13 +129,13 @@ def _read_path(source: str | os.PathLike[str], limits: Limits) -> Artifact:
         raise ArtifactNotFound(f"{path!r} is not a regular file or folder")
     if info.st_size > limits.max_artifact_bytes:
         return _too_large(info.st_size, limits)
-    data = _read_file(path, limits)
+    data = read_file_once(path, limits)
     if isinstance(data, int):
         return _too_large(data, limits)
     return _read_bytes(data, limits)
 
 
-def _read_file(path: str, limits: Limits) -> bytes | int:
+def read_file_once(path: str, limits: Limits) -> bytes | int:
     """The file's bytes, or its size when it is (or grew) over the cap.
 
     The descriptor is opened non-blocking and re-checked with ``fstat``, so a path swapped
