@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from kerasvet import __version__
 from kerasvet.audit import audit_many, resolve_policy
+from kerasvet.baseline import Baseline, baseline_from_report, load_baseline, render_baseline
 from kerasvet.catalogue import RULES
+from kerasvet.config import ConfigError, ExcludePattern, FailOn, check_docs_base, load_config
 from kerasvet.errors import KerasvetError
 from kerasvet.report.formats import FORMATS, OutputFormat
+from kerasvet.report.model import RenderOptions, Report
+from kerasvet.report.summary import exit_code
+from kerasvet.scan import Progress, default_jobs, scan
 
 __all__ = ["main"]
 
@@ -28,19 +35,46 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kerasvet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     audit = commands.add_parser(
-        "audit", help="audit .keras, .h5 and JSON model configs",
-        description="Exit 0 when every artifact is allowed, 1 when any is denied, "
-                    "2 for usage errors, missing paths or invalid policies.",
+        "audit", help="audit .keras, .h5 and JSON model configs, files or whole trees",
+        description="Exit 0 when no finding at or above --fail-on is left outside the "
+                    "baseline, 1 when one is, 2 for usage errors, missing paths, invalid "
+                    "policies, baselines or [tool.kerasvet] settings, and unreadable files. "
+                    "Settings come from [tool.kerasvet] in the nearest pyproject.toml above "
+                    "the scan root; flags win.",
     )
-    audit.add_argument("paths", nargs="+", metavar="PATH", type=Path)
-    audit.add_argument("--policy", default="default", metavar="NAME|FILE",
-                       help="a shipped policy name (default: %(default)s) or a policy file")
+    audit.add_argument("paths", nargs="+", metavar="PATH", type=Path,
+                       help="files, unzipped .keras folders, or folders to walk")
+    audit.add_argument("--policy", default=None, metavar="NAME|FILE",
+                       help="a shipped policy name (default: default) or a policy file")
     audit.add_argument("--format", default=OutputFormat.TEXT.value,
                        choices=[f.value for f in OutputFormat], help="output format")
     audit.add_argument("--output", type=Path, metavar="FILE",
                        help="write the report here instead of standard output")
     audit.add_argument("--show-allowed", action="store_true",
                        help="list every node's decision, allowed ones included")
+    audit.add_argument("--fail-on", default=None, choices=[f.value for f in FailOn],
+                       help="lowest severity that makes the run exit 1 (default: high)")
+    audit.add_argument("--baseline", type=Path, metavar="FILE",
+                       help="accepted findings (same artifact sha256, rule and pointer) "
+                            "do not fail the run; every entry needs a reason")
+    audit.add_argument("--write-baseline", type=Path, metavar="FILE",
+                       help="record today's findings at or above --fail-on, each with a "
+                            "placeholder reason a person must replace")
+    audit.add_argument("--exclude", action="append", default=None, metavar="GLOB",
+                       help="skip paths matching GLOB (relative to the scan root, a parent "
+                            "folder, or a single name); repeatable; replaces the config's")
+    audit.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="worker processes (default: all cores)")
+    audit.add_argument("--by-content", action="store_true",
+                       help="judge named files by content as files found in folders are: "
+                            "pass over those that are no Keras model (for pre-commit, which "
+                            "names every .json file)")
+    audit.add_argument("--root", type=Path, default=None, metavar="DIR",
+                       help="scan root: SARIF and baseline paths are relative to it, and "
+                            "pyproject.toml is looked for from it upward (default: .)")
+    audit.add_argument("--docs-base", default=None, metavar="URL",
+                       help="absolute URL the repository's docs/rules pages live under, "
+                            "for SARIF helpUri")
     explain = commands.add_parser(
         "explain", help="show, for a person, how each lambda (or one node) was judged",
         description="Prints every serialized lambda with its reconstructed source, the "
@@ -97,18 +131,92 @@ def _explain(args: argparse.Namespace) -> int:
     return EXIT_OK if artifact.allowed else EXIT_DENIED
 
 
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """Flags merged over ``[tool.kerasvet]`` over the defaults."""
+
+    policy: str
+    fail_on: FailOn
+    baseline: str | None
+    exclude: tuple[ExcludePattern, ...]
+    jobs: int
+    docs_base: str | None
+
+
+def _settings(args: argparse.Namespace, root: str) -> _Settings:
+    config = load_config(Path(root))
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError("--jobs must be at least 1")
+    exclude = (tuple(ExcludePattern(base=root, glob=g) for g in args.exclude)
+               if args.exclude is not None else config.exclude or ())
+    docs_base = (check_docs_base(args.docs_base, "--docs-base")
+                 if args.docs_base is not None else config.docs_base)
+    fail_on = FailOn(args.fail_on) if args.fail_on is not None else config.fail_on
+    return _Settings(
+        policy=args.policy or config.policy or "default",
+        fail_on=fail_on or FailOn.HIGH,
+        baseline=str(args.baseline) if args.baseline is not None else config.baseline,
+        exclude=exclude,
+        jobs=args.jobs or config.jobs or default_jobs(),
+        docs_base=docs_base,
+    )
+
+
+def _progress() -> tuple[Progress | None, Callable[[], None]]:
+    """A progress bar on a terminal only: never in a pipe or a CI log."""
+    if not sys.stderr.isatty() or os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        return None, lambda: None
+    from rich.console import Console  # imported only when drawn
+    from rich.progress import Progress as Bar
+
+    bar = Bar(transient=True, console=Console(stderr=True))
+    task = bar.add_task("auditing", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop
+
+
+def _write_baseline(path: Path, report: Report, fail_on: FailOn,
+                    previous: Baseline | None) -> None:
+    written, unhashed = baseline_from_report(report, fail_on.severity, previous)
+    path.write_text(render_baseline(written), encoding="utf-8")
+    count = len(written.entries)
+    sys.stderr.write(f"kerasvet: wrote {count} baseline entr{'y' if count == 1 else 'ies'} "
+                     f"to {path}; a person must replace each placeholder reason before "
+                     "--baseline accepts it\n")
+    if unhashed:
+        sys.stderr.write(f"kerasvet: {unhashed} finding(s) could not be recorded: their "
+                         "artifact has no hash (too large or unreadable)\n")
+
+
 def _audit(args: argparse.Namespace) -> int:
-    policy = resolve_policy(args.policy)
+    root = os.path.abspath(args.root if args.root is not None else os.getcwd())
+    settings = _settings(args, root)
+    policy = resolve_policy(settings.policy)
+    baseline = load_baseline(settings.baseline) if settings.baseline is not None else None
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise KerasvetError(f"no such file or directory: {', '.join(missing)}")
-    report = audit_many([str(p) for p in args.paths], policy)
-    text = FORMATS[OutputFormat(args.format)](report, args.show_allowed)
+    progress, stop = _progress()
+    try:
+        report = scan([str(p) for p in args.paths], policy, root=root,
+                      exclude=settings.exclude, jobs=settings.jobs,
+                      fail_on=settings.fail_on.severity, baseline=baseline,
+                      by_content=args.by_content, progress=progress)
+    finally:
+        stop()
+    options = RenderOptions(show_allowed=args.show_allowed, docs_base=settings.docs_base)
+    text = FORMATS[OutputFormat(args.format)](report, options)
+    if args.write_baseline is not None:
+        _write_baseline(args.write_baseline, report, settings.fail_on, baseline)
     if args.output is not None:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return EXIT_OK if report.allowed else EXIT_DENIED
+    return int(exit_code(report))
 
 
 def _rules() -> int:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
+from kerasvet.report.github import render_github
 from kerasvet.report.json_format import render_json
-from kerasvet.report.model import Report
+from kerasvet.report.junit import render_junit
+from kerasvet.report.model import RenderOptions, Report
+from kerasvet.report.sarif import render_sarif
 from kerasvet.report.text import render_text
 
-__all__ = ["FORMATS", "OutputFormat"]
+__all__ = ["FORMATS", "OutputFormat", "Renderer"]
 
 
 class OutputFormat(str, enum.Enum):
@@ -17,11 +21,19 @@ class OutputFormat(str, enum.Enum):
 
     TEXT = "text"
     JSON = "json"
+    SARIF = "sarif"
+    GITHUB = "github"
+    JUNIT = "junit"
 
 
+Renderer = Callable[[Report, RenderOptions], str]
+"""A format: a pure function of the report and the options, never filtering."""
 
-FORMATS: dict[OutputFormat, Callable[[Report, bool], str]] = {
-    OutputFormat.TEXT: lambda report, show_allowed: render_text(report, show_allowed=show_allowed),
-    OutputFormat.JSON: lambda report, show_allowed: render_json(report, show_allowed=show_allowed),
-}
+FORMATS: Mapping[OutputFormat, Renderer] = MappingProxyType({
+    OutputFormat.TEXT: render_text,
+    OutputFormat.JSON: render_json,
+    OutputFormat.SARIF: render_sarif,
+    OutputFormat.GITHUB: render_github,
+    OutputFormat.JUNIT: render_junit,
+})
 """Every format, exhaustively; a test walks this table."""

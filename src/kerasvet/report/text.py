@@ -1,21 +1,51 @@
-"""Human text output: per finding the layer, pointer, offending value, rule and what to do."""
+"""Human text output: per finding the layer, pointer, offending value, rule and what to do,
+then a summary table of the run."""
 
 from __future__ import annotations
 
-from kerasvet.findings import Finding
-from kerasvet.report.model import ArtifactReport, Report
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from kerasvet.report.model import (
+    ArtifactReport,
+    Disposition,
+    RenderOptions,
+    Report,
+    SkipReason,
+    Triaged,
+)
+from kerasvet.report.summary import Summary, summarize
 
 __all__ = ["render_text"]
 
+_SKIP_WORDS: Mapping[SkipReason, str] = MappingProxyType({
+    SkipReason.SYMLINK: "symbolic link(s), not followed",
+    SkipReason.SPECIAL: "special file(s) (FIFO, socket, device)",
+    SkipReason.NOT_KERAS_JSON: "JSON file(s) without a top-level class_name",
+    SkipReason.NOT_A_MODEL: "file(s) that are no Keras artifact by content",
+})
+_LISTED = (SkipReason.SYMLINK, SkipReason.SPECIAL)
+"""Skips worth naming one by one; the others are only counted."""
 
-def _finding_lines(finding: Finding) -> list[str]:
+
+def _tag(item: Triaged, report: Report) -> str:
+    if item.disposition is Disposition.SUPPRESSED:
+        return f" [suppressed by baseline: {item.reason}]"
+    if item.disposition is Disposition.BELOW_THRESHOLD:
+        return f" [below --fail-on {report.fail_on.label}]"
+    return ""
+
+
+def _finding_lines(item: Triaged, report: Report) -> list[str]:
+    finding = item.finding
     where = finding.location
     place = where.member
     if where.pointer is not None:
         place += f"#{where.pointer}"
     if where.detail:
         place += f" ({where.detail})"
-    head = f"  {finding.severity.label.upper():8} {finding.rule.id} {finding.rule.slug}"
+    head = (f"  {finding.severity.label.upper():8} {finding.rule.id} {finding.rule.slug}"
+            f"{_tag(item, report)}")
     lines = [head, f"           at {place}"]
     if where.layer:
         lines.append(f"           layer: {where.layer}")
@@ -27,13 +57,13 @@ def _finding_lines(finding: Finding) -> list[str]:
     return lines
 
 
-def _artifact_lines(artifact: ArtifactReport, show_allowed: bool) -> list[str]:
+def _artifact_lines(artifact: ArtifactReport, report: Report, show_allowed: bool) -> list[str]:
     verdict = "ALLOWED" if artifact.allowed else "DENIED"
     nodes = len(artifact.decisions)
     lines = [f"{artifact.path}: {verdict} ({artifact.format.value}, {nodes} nodes, "
              f"{len(artifact.findings)} findings)"]
-    for finding in artifact.findings:
-        lines.extend(_finding_lines(finding))
+    for item in artifact.triaged(report.fail_on):
+        lines.extend(_finding_lines(item, report))
     for record in artifact.lambdas:
         versions = ", ".join(record.versions) or "none"
         lines.append(f"  lambda at {record.member}#{record.pointer}: {record.verdict.value} "
@@ -47,12 +77,44 @@ def _artifact_lines(artifact: ArtifactReport, show_allowed: bool) -> list[str]:
     return lines
 
 
-def render_text(report: Report, *, show_allowed: bool = False) -> str:
+def _summary_lines(summary: Summary) -> list[str]:
+    """The table a person reads last: files, verdicts, skips, then findings per rule."""
+    counts = dict(summary.skipped)
+    rows = [("files", str(summary.files)), ("allowed", str(summary.allowed)),
+            ("denied", str(summary.denied)), ("errors", str(summary.errors))]
+    rows.extend((f"skipped {reason.value}", str(count)) for reason, count in counts.items())
+    lines = ["", "summary"]
+    lines.extend(f"  {label:28} {value:>6}" for label, value in rows)
+    lines.append(f"  {'findings':28} {summary.reported:>6} reported, {summary.suppressed} "
+                 f"suppressed by baseline, {summary.below_threshold} below --fail-on "
+                 f"{summary.fail_on.label}")
+    if summary.by_rule:
+        lines.append(f"  {'rule':8} {'reported':>9} {'suppressed':>11} {'below':>6}")
+        lines.extend(f"  {c.rule:8} {c.reported:>9} {c.suppressed:>11} {c.below_threshold:>6}"
+                     for c in summary.by_rule)
+    lines.append(f"result: {summary.exit_code.name.lower()} (exit {int(summary.exit_code)})")
+    return lines
+
+
+def render_text(report: Report, options: RenderOptions | None = None) -> str:
     """Render the report for a person reading a terminal or a CI log."""
+    show_allowed = options.show_allowed if options is not None else False
     lines = [f"kerasvet {report.kerasvet_version}, policy {report.policy_name} "
-             f"(sha256 {report.policy_sha256[:12]})"]
+             f"(sha256 {report.policy_sha256[:12]}), fail on {report.fail_on.label}"]
     for artifact in report.artifacts:
-        lines.extend(_artifact_lines(artifact, show_allowed))
+        lines.extend(_artifact_lines(artifact, report, show_allowed))
+    for error in report.errors:
+        lines.append(f"{error.path}: ERROR {error.message}")
+    for reason in _LISTED:
+        named = [s.path for s in report.skipped if s.reason is reason]
+        if named:
+            lines.append(f"skipped {len(named)} {_SKIP_WORDS[reason]}:")
+            lines.extend(f"  {path}" for path in named)
+    for reason in SkipReason:
+        count = sum(1 for s in report.skipped if s.reason is reason)
+        if count and reason not in _LISTED:
+            lines.append(f"skipped {count} {_SKIP_WORDS[reason]}")
     denied = sum(1 for a in report.artifacts if not a.allowed)
     lines.append(f"{len(report.artifacts)} artifact(s), {denied} denied")
+    lines.extend(_summary_lines(summarize(report)))
     return "\n".join(lines) + "\n"
