@@ -14,7 +14,7 @@ from kerasvet.audit import audit_many, resolve_policy
 from kerasvet.baseline import Baseline, baseline_from_report, load_baseline, render_baseline
 from kerasvet.catalogue import RULES
 from kerasvet.config import ConfigError, ExcludePattern, FailOn, check_docs_base, load_config
-from kerasvet.errors import KerasvetError
+from kerasvet.errors import KerasvetError, PolicyViolation
 from kerasvet.report.formats import FORMATS, OutputFormat
 from kerasvet.report.model import RenderOptions, Report
 from kerasvet.report.summary import exit_code
@@ -85,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--policy", default="default", metavar="NAME|FILE")
     explain.add_argument("--node", metavar="POINTER",
                          help="the JSON pointer of one node, e.g. /config/layers/2")
+    load = commands.add_parser(
+        "load", help="load a model through the safe path and print its summary",
+        description="Audits the artifact, then builds it with Keras under the runtime guard "
+                    "(needs the [keras] extra). Exit 0 loaded, 1 refused by the policy or the "
+                    "guard, 2 for usage errors, missing paths or a load that failed.",
+    )
+    load.add_argument("path", metavar="PATH", type=Path)
+    load.add_argument("--policy", default="default", metavar="NAME|FILE")
     commands.add_parser("rules", help="list every rule id with its severity and summary")
     return parser
 
@@ -225,6 +233,18 @@ def _rules() -> int:
     return EXIT_OK
 
 
+def _load(args: argparse.Namespace) -> int:
+    policy = resolve_policy(args.policy)
+    if not args.path.exists():
+        raise KerasvetError(f"no such file or directory: {args.path}")
+    try:
+        from kerasvet.loader import load_and_summarize
+    except ImportError as exc:  # pragma: no cover - only without the [keras] extra
+        raise KerasvetError(f"`kerasvet load` needs the [keras] extra ({exc})") from None
+    sys.stdout.write(load_and_summarize(args.path, policy) + "\n")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -233,7 +253,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit(args)
         if args.command == "explain":
             return _explain(args)
+        if args.command == "load":
+            return _load(args)
         return _rules()
+    except PolicyViolation as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_DENIED
     except KerasvetError as exc:
         sys.stderr.write(f"kerasvet: error: {exc}\n")
         return EXIT_USAGE

@@ -131,3 +131,23 @@ def test_explain_one_node(capsys):
     assert "keras.layers.Lambda" in out
     assert "classes: keras.layers.Lambda" in out
     assert main(["explain", str(path), "--node", "/nope"]) == 2
+
+
+@pytest.mark.keras
+def test_load_prints_the_summary(capsys):
+    assert main(["load", str(ROOT / "examples" / "mlp.keras")]) == 0
+    out = capsys.readouterr().out
+    assert "Total params" in out
+
+
+@pytest.mark.keras
+def test_load_refuses_a_denied_model(capsys):
+    assert main(["load", str(ROOT / "examples" / "lambda_import.keras")]) == 1
+    err = capsys.readouterr().err
+    assert "KV505" in err
+    assert "/config/layers/1/config/function" in err
+
+
+def test_load_missing_path_exits_2(capsys, tmp_path):
+    assert main(["load", str(tmp_path / "nope.keras")]) == 2
+    assert "no such file" in capsys.readouterr().err
