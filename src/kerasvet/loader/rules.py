@@ -21,18 +21,20 @@ GUARD_REFUSED = Rule(
     RuleId("KV600"), "runtime-guard-refused",
     "While the model was being built, the runtime guard refused an operation: an import "
     "outside the policy's import set, exec or compile of code other than a verified lambda, "
-    "a subprocess, a socket, a file write, or a file read outside the artifact.",
+    "a subprocess, a socket, any file open other than the import system's, or another "
+    "process-state change (ctypes, pickle, file-system and environment edits, ...).",
     Severity.CRITICAL,
     "Do not load the model. The static audit allowed every node, so either the policy "
     "allows something harmful (review the policy) or this is a kerasvet bypass: report it "
     "privately (SECURITY.md). If the refused import is a benign lazy import of a newer "
-    "Keras or JAX, regenerate the measured import set (`python -m kerasvet.loader.measure`).",
+    "Keras or JAX, regenerate the measured import set from a checkout "
+    "(`python -m kerasvet.loader.measure --write`).",
 )
 REGISTRY_SHADOWS_NAME = Rule(
     RuleId("KV601"), "registry-shadows-name",
     "A process-wide Keras custom-object registration (`get_custom_objects()`, "
-    "`register_keras_serializable`) uses a name the config refers to, so Keras would build "
-    "the registered object instead of the one the policy allowed.",
+    "`register_keras_serializable`) uses a name that appears as a string in the config, so "
+    "Keras could build the registered object instead of the one the policy allowed.",
     Severity.HIGH,
     "Keras consults its global registry before its own tables. Remove or rename the "
     "registration in your process (it is not part of the file), then load again.",
@@ -66,4 +68,4 @@ UNRESOLVABLE = Rule(
 RULES: tuple[Rule, ...] = (
     GUARD_REFUSED, REGISTRY_SHADOWS_NAME, ASSETS_NOT_LOADED, LAMBDA_NOT_REBUILT, UNRESOLVABLE,
 )
-"""Every rule the loader emits (not yet in ``kerasvet.catalogue``)."""
+"""Every rule the loader emits, collected into ``kerasvet.catalogue``."""
