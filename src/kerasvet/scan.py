@@ -44,7 +44,13 @@ from typing import Any
 from kerasvet import __version__
 from kerasvet.artifact.model import ArtifactFormat
 from kerasvet.artifact.rules import INTERNAL_ERROR
-from kerasvet.artifact.sniff import MemoryFile, Sniffed, count_central_entries, find_end_record
+from kerasvet.artifact.sniff import (
+    READ_FLAGS_NO_LINKS,
+    MemoryFile,
+    Sniffed,
+    count_central_entries,
+    find_end_record,
+)
 from kerasvet.artifact.sniff import sniff as sniff_bytes
 from kerasvet.audit import audit_artifact
 from kerasvet.baseline import Baseline, apply_baseline
@@ -82,13 +88,6 @@ MIN_PARALLEL = 8
 """Fewer files than this are audited in-process: starting workers would cost more."""
 _CHUNK_MAX = 16
 _HEAD = 64 * 1024
-_OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_BINARY", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +259,7 @@ def _json_is_keras(view: memoryview, limits: Limits) -> bool:
 def _classify(path: str, limits: Limits) -> SkipReason | None:
     """``None`` when a walked file should be audited, else why it is passed over."""
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, READ_FLAGS_NO_LINKS)
     except OSError as exc:
         raise ArtifactNotFound(f"cannot open {path!r}: {exc.strerror or exc}") from exc
     with os.fdopen(fd, "rb") as handle:

@@ -28,6 +28,7 @@ from kerasvet.artifact.keras_zip import (
     name_problem,
 )
 from kerasvet.artifact.model import ConfigDocument, ConfigRole
+from kerasvet.artifact.sniff import READ_FLAGS_NO_LINKS
 from kerasvet.findings import Finding, Location, Rule
 from kerasvet.limits import Limits
 
@@ -36,13 +37,6 @@ __all__ = ["KerasDir", "read_keras_dir"]
 _KEPT = frozenset({CONFIG, METADATA, WEIGHTS_H5, WEIGHTS_NPZ})
 """Files whose bytes are kept in memory; assets are only hashed."""
 _CHUNK = 1 << 20
-_OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_BINARY", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +137,7 @@ class _Reader:
         """Read one file once, within the budget; return its bytes if kept, and its hash."""
         path = os.path.join(self.root, *name.split("/"))
         try:
-            fd = os.open(path, _OPEN_FLAGS)
+            fd = os.open(path, READ_FLAGS_NO_LINKS)
         except OSError as exc:
             self.add(
                 rules.ZIP_SYMLINK if _is_loop(exc) else rules.ZIP_CORRUPT,

@@ -20,6 +20,7 @@ from kerasvet.artifact.keras_dir import read_keras_dir
 from kerasvet.artifact.keras_zip import read_keras_zip
 from kerasvet.artifact.model import Artifact, ArtifactFormat, ConfigDocument, ConfigRole
 from kerasvet.artifact.sniff import (
+    READ_FLAGS,
     Sniffed,
     describe_error,
     find_end_record,
@@ -36,12 +37,6 @@ JSON_MEMBER = "<json>"
 """Member name of a config given as JSON text, a JSON file or a dict."""
 
 _CHUNK = 1 << 20
-_OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_BINARY", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-)
 _MODEL_JSON_KEYS = ("keras_version", "backend")
 
 
@@ -143,7 +138,7 @@ def read_file_once(path: str, limits: Limits) -> bytes | int:
     so no cap-sized buffer is ever allocated up front.
     """
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, READ_FLAGS)
     except OSError as exc:
         raise ArtifactNotFound(f"cannot open {path!r}: {exc}") from exc
     try:

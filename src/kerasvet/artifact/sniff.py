@@ -9,10 +9,21 @@ from __future__ import annotations
 import enum
 import errno
 import io
+import os
 import re
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+"""Flags for opening a file to read once: non-blocking, so a FIFO swapped in cannot hang."""
+READ_FLAGS_NO_LINKS = READ_FLAGS | getattr(os, "O_NOFOLLOW", 0)
+"""The same, refusing a symbolic link (for files found inside folders, not named by users)."""
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
