@@ -94,7 +94,54 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("path", metavar="PATH", type=Path)
     load.add_argument("--policy", default="default", metavar="NAME|FILE")
     commands.add_parser("rules", help="list every rule id with its severity and summary")
+    _policy_parser(commands)
     return parser
+
+
+def _policy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    policy = commands.add_parser("policy", help="check, describe and explain policy files")
+    actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    check = actions.add_parser(
+        "check", help="load policy files (with extends) and list every problem",
+        description="Prints one `file:line: where: message` line per problem. Exit 0 when "
+                    "every file is valid, 2 otherwise.",
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", type=Path)
+    actions.add_parser("schema", help="print the JSON Schema (draft 2020-12) of policy files")
+    show = actions.add_parser(
+        "show", help="print the effective, flattened policy with the file:line of each rule",
+    )
+    show.add_argument("policy", metavar="NAME|FILE")
+    show.add_argument("--full", action="store_true",
+                      help="list every allowed class and function, not counts per module")
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    from kerasvet.policy.check import check_policies
+
+    problems = check_policies(args.files)
+    for problem in problems:
+        sys.stdout.write(f"{problem}\n")
+    if problems:
+        return EXIT_USAGE
+    sys.stdout.write(f"{len(args.files)} polic{'y' if len(args.files) == 1 else 'ies'} valid\n")
+    return EXIT_OK
+
+
+def _policy(args: argparse.Namespace) -> int:
+    if args.policy_command == "check":
+        return _policy_check(args)
+    if args.policy_command == "show":
+        from kerasvet.policy.show import render_policy
+
+        sys.stdout.write(render_policy(resolve_policy(args.policy), full=args.full))
+        return EXIT_OK
+    if args.policy_command == "schema":
+        from kerasvet.policy.schema import render_policy_schema
+
+        sys.stdout.write(render_policy_schema())
+        return EXIT_OK
+    raise KerasvetError(f"unknown policy action {args.policy_command!r}")
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -255,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _explain(args)
         if args.command == "load":
             return _load(args)
+        if args.command == "policy":
+            return _policy(args)
         return _rules()
     except PolicyViolation as exc:
         sys.stderr.write(f"{exc}\n")

@@ -414,7 +414,8 @@ def run_targets(targets: Sequence[Target], policy: Policy, jobs: int,
             pending = [i for i, o in enumerate(outcomes) if o is None]
     if pending:
         _serial(targets, pending, policy, outcomes, progress)
-    return [o for o in outcomes if o is not None]
+    # Every target gets an outcome: one left without would be a file silently not audited.
+    return [o if o is not None else _crashed(targets[i]) for i, o in enumerate(outcomes)]
 
 
 def scan(

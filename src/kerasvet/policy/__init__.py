@@ -8,6 +8,7 @@ from kerasvet.policy.model import (
     LambdaMode,
     LambdaPolicy,
     Policy,
+    PolicyFileError,
 )
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "LambdaMode",
     "LambdaPolicy",
     "Policy",
+    "PolicyFileError",
     "load_policy",
     "shipped_policy_names",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 from kerasvet.errors import PolicyError
 from kerasvet.findings import Severity
 from kerasvet.limits import Limits
+from kerasvet.policy.lines import KeyLines, line_of
 from kerasvet.policy.model import (
     FORBIDDEN_PATTERNS,
     JSON_TYPES,
@@ -22,6 +23,7 @@ from kerasvet.policy.model import (
     LambdaMode,
     LambdaPolicy,
     Policy,
+    PolicyFileError,
 )
 
 if sys.version_info >= (3, 11):
@@ -72,8 +74,9 @@ class _RawPolicy:
     arguments: Mapping[str, Mapping[str, ArgumentConstraint]]
 
 
-def _fail(path: Path, where: str, message: str) -> PolicyError:
-    return PolicyError(f"{path}: {where}: {message}")
+def _fail(path: Path, where: str, message: str, key: str | None = None) -> PolicyError:
+    """An error naming the file, the location and (found by a text search) the line."""
+    return PolicyFileError(path, where, message, line_of(path, where, key))
 
 
 def _expect(path: Path, where: str, value: object, kind: type | tuple[type, ...]) -> None:
@@ -86,7 +89,7 @@ def _unknown(path: Path, where: str, table: Mapping[str, object], known: frozens
     extra = sorted(set(table) - known)
     if extra:
         raise _fail(path, where, f"unknown key(s) {', '.join(map(repr, extra))}; "
-                                 f"allowed: {', '.join(sorted(known))}")
+                                 f"allowed: {', '.join(sorted(known))}", key=extra[0])
 
 
 def _ascii_ident(path: Path, where: str, value: object, pattern: re.Pattern[str]) -> str:
@@ -224,7 +227,7 @@ def _read_raw(path: Path) -> _RawPolicy:
     try:
         table = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: not valid TOML: {exc}") from None
+        raise PolicyFileError(path, "syntax", f"not valid TOML: {exc}") from None
     _unknown(path, "top level", table, _TOP_KEYS)
     name = table.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -268,6 +271,15 @@ def _read_raw(path: Path) -> _RawPolicy:
             arg: _constraint(path, f"arguments.{target}.{arg}", spec)
             for arg, spec in per_arg.items()
         }
+    # Sources are ``path:line`` so `policy show` and findings point at the exact rule.
+    lines = KeyLines.scan(data.decode("utf-8"))
+    deny = tuple(replace(rule, source=_source(path, lines, f"deny[{i}]"))
+                 for i, rule in enumerate(deny))
+    arguments = {
+        target: {arg: replace(c, source=_source(path, lines, f"arguments.{target}.{arg}"))
+                 for arg, c in per_arg.items()}
+        for target, per_arg in arguments.items()
+    }
     return _RawPolicy(
         path=path,
         digest=hashlib.sha256(data).digest(),
@@ -282,6 +294,12 @@ def _read_raw(path: Path) -> _RawPolicy:
         deny=deny,
         arguments=arguments,
     )
+
+
+def _source(path: Path, lines: KeyLines, where: str) -> str:
+    """``path:line`` for a rule, or ``path`` alone when the text search finds nothing."""
+    line = lines.find(where)
+    return f"{path}:{line}" if line is not None else str(path)
 
 
 def _locate(reference: str, relative_to: Path | None) -> Path:
@@ -312,15 +330,19 @@ def _merge_order(root: Path) -> list[_RawPolicy]:
         raw, index = stack.pop()
         if index < len(raw.extends):
             stack.append((raw, index + 1))
-            parent_path = _locate(raw.extends[index], raw.path.parent).resolve()
+            try:
+                parent_path = _locate(raw.extends[index], raw.path.parent).resolve()
+            except PolicyError as exc:
+                # Name the file that asked for the parent, not just the parent.
+                raise _fail(raw.path, "extends", str(exc)) from None
             if parent_path in chain:
                 cycle = " -> ".join(str(p) for p in [*chain, parent_path])
-                raise PolicyError(f"`extends` forms a cycle: {cycle}")
+                raise _fail(raw.path, "extends", f"`extends` forms a cycle: {cycle}")
             if parent_path in done:
                 continue
             if len(chain) >= _MAX_EXTENDS_DEPTH:
-                raise PolicyError(f"{raw.path}: `extends` is nested more than "
-                                  f"{_MAX_EXTENDS_DEPTH} levels deep")
+                raise _fail(raw.path, "extends", f"`extends` is nested more than "
+                                                 f"{_MAX_EXTENDS_DEPTH} levels deep")
             chain.append(parent_path)
             stack.append((_read_raw(parent_path), 0))
         else:

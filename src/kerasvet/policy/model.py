@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kerasvet.errors import PolicyError
 from kerasvet.findings import Severity
 from kerasvet.limits import Limits
 
@@ -20,6 +21,7 @@ __all__ = [
     "LambdaMode",
     "LambdaPolicy",
     "Policy",
+    "PolicyFileError",
 ]
 
 JSON_TYPES = frozenset({"null", "bool", "int", "float", "string", "list", "object"})
@@ -38,6 +40,22 @@ NAME_TABLES = (
 
 FORBIDDEN_PATTERNS = frozenset({"path", "url"})
 """Named string patterns an argument constraint may forbid."""
+
+
+class PolicyFileError(PolicyError):
+    """A problem at a known place in one policy file.
+
+    Kept structured (file, line, location, message) so ``kerasvet policy check`` can print
+    one ``file:line: where: message`` line per problem without parsing error text.
+    """
+
+    def __init__(self, path: Path, where: str, message: str, line: int | None = None) -> None:
+        self.path = path
+        self.where = where
+        self.message = message
+        self.line = line
+        place = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{place}: {where}: {message}")
 
 
 class LambdaMode(enum.Enum):
@@ -95,7 +113,8 @@ class DenyRule:
     advisory: str | None = None
     """The advisory or CVE id the denial answers, when there is one."""
     source: str = ""
-    """The policy file the rule came from."""
+    """Where the rule came from: ``path:line`` of its ``[[deny]]`` header (just ``path``
+    when the line cannot be found)."""
 
     def covers_module(self, module: str) -> bool:
         """Whether ``module`` is in this rule's reach (exact, or component-wise below a prefix)."""
@@ -135,7 +154,8 @@ class ArgumentConstraint:
     reason: str | None = None
     """Why the constraint exists (an advisory, usually)."""
     source: str = ""
-    """The policy file the constraint came from."""
+    """Where the constraint came from: ``path:line`` of its table or key (just ``path``
+    when the line cannot be found)."""
 
 
 @dataclass(frozen=True, slots=True)

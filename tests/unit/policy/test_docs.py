@@ -1,0 +1,34 @@
+"""docs/policies.md: every TOML snippet does what the page says it does."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kerasvet.policy.check import check_policies
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "policies.md"
+BLOCKS = re.findall(r"```toml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+
+
+def test_the_page_has_snippets():
+    assert len(BLOCKS) >= 3
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_snippet(tmp_path, block):
+    name = re.search(r'^name = "([a-z0-9-]+)"', block, re.MULTILINE)
+    assert name is not None
+    path = tmp_path / f"{name.group(1)}.toml"
+    path.write_text(block, encoding="utf-8")
+    problems = check_policies([path])
+    if block.startswith("# valid"):
+        assert problems == ()
+    else:
+        assert block.startswith("# invalid")
+        (problem,) = problems
+        comment = next(line for line in block.splitlines() if "# ->" in line)
+        expected = comment.split("# -> ", 1)[1].split("...", 1)[0]
+        assert str(problem).replace(str(tmp_path) + "/", "").startswith(expected)
