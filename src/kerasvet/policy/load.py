@@ -356,7 +356,7 @@ def load_policy(reference: str | Path) -> Policy:
     path = _locate(str(reference), None) if isinstance(reference, str) else reference
     if not path.is_file():
         raise PolicyError(f"policy file {path} does not exist")
-    order = _merge_order(path)
+    order = _merge_order(path.resolve())
     limits = Limits()
     lambda_settings: dict[str, object] = {}
     lambda_roots: dict[str, str] = {}
