@@ -24,12 +24,12 @@ KIND_CHECKS: dict[NodeKind, NodeCheck] = {
 """The one explicit registry of per-node checks, keyed by node kind."""
 
 
-_Tables = dict[tuple[str | None, str], list[tuple[str, arguments.ConstraintTable]]]
+_Tables = dict[tuple[str | None, str, str | None], list[tuple[str, arguments.ConstraintTable]]]
 
 
 def _allowed_class_checks(node: Node, policy: Policy, tables: _Tables) -> list[Finding]:
     """Checks that only make sense once a class is known to be allowed."""
-    key = (node.module, node.class_name)
+    key = (node.module, node.class_name, node.registered_name)
     own = tables.get(key)
     if own is None:
         own = tables[key] = arguments.constraints_for(node, policy)

@@ -18,6 +18,8 @@ from kerasvet.policy.model import (
     JSON_TYPES,
     NAME_TABLES,
     ArgumentConstraint,
+    CustomKind,
+    CustomObject,
     DenyKind,
     DenyRule,
     LambdaMode,
@@ -39,10 +41,16 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent / "policies"
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_REGISTERED = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*>[A-Za-z_][A-Za-z0-9_]*")
+"""``package>Name``: Keras' ``register_keras_serializable`` spelling of a custom object."""
+_OBJECT = re.compile(r"(?P<module>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)"
+                     r"(?::(?P<qualname>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*))?")
+"""``module.Name``, or ``module:Outer.Name`` when the qualname itself has dots."""
 _TOP_KEYS = frozenset(
     {"name", "description", "extends", "limits", "lambdas", "classes", "functions", "names",
-     "deny", "arguments"}
+     "deny", "arguments", "custom"}
 )
+_CUSTOM_KEYS = frozenset({"registered_name", "object", "kind"})
 _DENY_KEYS = frozenset({"module", "module_prefix", "names", "kind", "reason", "advisory"})
 _LAMBDA_KEYS = frozenset(
     {"mode", "roots", "calls", "builtins", "attributes", "bandit_severity", "max_code_chars"}
@@ -72,6 +80,7 @@ class _RawPolicy:
     names: Mapping[str, frozenset[str]]
     deny: tuple[DenyRule, ...]
     arguments: Mapping[str, Mapping[str, ArgumentConstraint]]
+    custom: tuple[CustomObject, ...] = ()
 
 
 def _fail(path: Path, where: str, message: str, key: str | None = None) -> PolicyError:
@@ -183,6 +192,41 @@ def _deny_rule(path: Path, where: str, table: object) -> DenyRule:
                     advisory=advisory, source=str(path))
 
 
+def _custom_object(path: Path, where: str, table: object) -> CustomObject:
+    """One ``[[custom]]`` entry: an exact registered name and the object it may bind."""
+    _expect(path, where, table, dict)
+    assert isinstance(table, dict)
+    _unknown(path, where, table, _CUSTOM_KEYS)
+    for key in ("registered_name", "object"):
+        if key not in table:
+            raise _fail(path, where, f"`{key}` is required")
+    registered = table["registered_name"]
+    _expect(path, f"{where}.registered_name", registered, str)
+    if not registered.isascii() or not _REGISTERED.fullmatch(registered):
+        raise _fail(path, f"{where}.registered_name",
+                    f"{registered!r} is not `package>Name` (as Keras writes registered_name)")
+    target = table["object"]
+    _expect(path, f"{where}.object", target, str)
+    match = _OBJECT.fullmatch(target) if target.isascii() else None
+    if match is None:
+        raise _fail(path, f"{where}.object",
+                    f"{target!r} is not a Python object path (`module.Name`, or "
+                    f"`module:Outer.Name` for a nested class)")
+    module, qualname = match.group("module"), match.group("qualname")
+    if qualname is None:
+        module, _, qualname = module.rpartition(".")
+        if not module:
+            raise _fail(path, f"{where}.object",
+                        f"{target!r} names no module; write `module.{target}`")
+    kind_text = table.get("kind", "class")
+    try:
+        kind = CustomKind(kind_text)
+    except ValueError:
+        raise _fail(path, f"{where}.kind", f"{kind_text!r} is not class or function") from None
+    return CustomObject(registered_name=registered, module=module, qualname=qualname,
+                        kind=kind, source=str(path))
+
+
 def _lambda_section(path: Path, table: object) -> dict[str, object]:
     """Check ``[lambdas]``; values are already converted (mode, severity, sets)."""
     _expect(path, "lambdas", table, dict)
@@ -264,15 +308,27 @@ def _read_raw(path: Path) -> _RawPolicy:
     _expect(path, "arguments", arguments_table, dict)
     arguments: dict[str, dict[str, ArgumentConstraint]] = {}
     for target, per_arg in arguments_table.items():
-        if target != "*":
+        if target != "*" and not (isinstance(target, str) and target.isascii()
+                                  and _REGISTERED.fullmatch(target)):
             _ascii_ident(path, f"arguments.{target}", target, _MODULE)
         _expect(path, f"arguments.{target}", per_arg, dict)
         arguments[target] = {
             arg: _constraint(path, f"arguments.{target}.{arg}", spec)
             for arg, spec in per_arg.items()
         }
+    custom_list = table.get("custom", [])
+    _expect(path, "custom", custom_list, list)
+    custom = tuple(_custom_object(path, f"custom[{i}]", c) for i, c in enumerate(custom_list))
+    seen: set[str] = set()
+    for i, entry in enumerate(custom):
+        if entry.registered_name in seen:
+            raise _fail(path, f"custom[{i}].registered_name",
+                        f"{entry.registered_name!r} has two [[custom]] entries in this file")
+        seen.add(entry.registered_name)
     # Sources are ``path:line`` so `policy show` and findings point at the exact rule.
     lines = KeyLines.scan(data.decode("utf-8"))
+    custom = tuple(replace(entry, source=_source(path, lines, f"custom[{i}]"))
+                   for i, entry in enumerate(custom))
     deny = tuple(replace(rule, source=_source(path, lines, f"deny[{i}]"))
                  for i, rule in enumerate(deny))
     arguments = {
@@ -293,6 +349,7 @@ def _read_raw(path: Path) -> _RawPolicy:
         names=names,
         deny=deny,
         arguments=arguments,
+        custom=custom,
     )
 
 
@@ -366,6 +423,7 @@ def load_policy(reference: str | Path) -> Policy:
     names: dict[str, set[str]] = {}
     deny: list[DenyRule] = []
     arguments: dict[str, dict[str, ArgumentConstraint]] = {}
+    custom: dict[str, CustomObject] = {}
     digest = hashlib.sha256()
     for raw in order:
         digest.update(raw.digest)
@@ -384,6 +442,13 @@ def load_policy(reference: str | Path) -> Policy:
         deny.extend(raw.deny)
         for cls, per_arg in raw.arguments.items():
             arguments.setdefault(cls, {}).update(per_arg)
+        custom.update((entry.registered_name, entry) for entry in raw.custom)
+    for raw in order:
+        for key in raw.arguments:
+            if ">" in key and key not in custom:
+                raise _fail(raw.path, f"arguments.{key}",
+                            f"constraints for {key!r}, which has no [[custom]] entry "
+                            f"in this policy or its parents")
     legacy: dict[str, set[str]] = {}
     for module, class_names in classes.items():
         for class_name in class_names:
@@ -413,6 +478,7 @@ def load_policy(reference: str | Path) -> Policy:
         names={k: frozenset(v) for k, v in sorted(names.items())},
         deny=tuple(deny),
         arguments={c: dict(a) for c, a in arguments.items()},
+        custom=dict(sorted(custom.items())),
         description=top.description,
         legacy_classes={c: tuple(sorted(m)) for c, m in legacy.items()},
         deny_by_scope={s: tuple(rules) for s, rules in scopes.items()},

@@ -16,6 +16,8 @@ __all__ = [
     "JSON_TYPES",
     "NAME_TABLES",
     "ArgumentConstraint",
+    "CustomKind",
+    "CustomObject",
     "DenyKind",
     "DenyRule",
     "LambdaMode",
@@ -135,6 +137,41 @@ class DenyRule:
         return self.names is None or name in self.names
 
 
+class CustomKind(enum.Enum):
+    """What a ``[[custom]]`` entry registers."""
+
+    CLASS = "class"
+    FUNCTION = "function"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomObject:
+    """An application's own registered object (``[[custom]]``), allowed by its exact
+    registered name and bound by the loader to one Python object path."""
+
+    registered_name: str
+    """``package>Name``, exactly as Keras writes it in the node's ``registered_name``."""
+    module: str
+    """The module the loader may import the object from (the ``object`` path's module)."""
+    qualname: str
+    """The object's qualified name inside ``module`` (``MyLayer``, or ``Outer.MyLayer``)."""
+    kind: CustomKind = CustomKind.CLASS
+    """A class (``class_name`` node) or a function (``"function"`` node)."""
+    source: str = ""
+    """Where the entry came from: ``path:line`` of its ``[[custom]]`` header."""
+
+    @property
+    def name(self) -> str:
+        """The last part of ``qualname``: what Keras writes as ``class_name`` (or as the
+        function node's ``config``)."""
+        return self.qualname.rpartition(".")[2]
+
+    @property
+    def object_path(self) -> str:
+        """``module.qualname``, as written in the policy's ``object`` key."""
+        return f"{self.module}.{self.qualname}"
+
+
 @dataclass(frozen=True, slots=True)
 class ArgumentConstraint:
     """Limits on one argument of a class's config."""
@@ -181,7 +218,10 @@ class Policy:
     deny: tuple[DenyRule, ...] = ()
     """Explicit denials, in file order."""
     arguments: Mapping[str, Mapping[str, ArgumentConstraint]] = field(default_factory=dict)
-    """Argument constraints: ``"<module>.<Class>"`` or ``"*"`` -> argument -> constraint."""
+    """Argument constraints: ``"<module>.<Class>"``, a custom object's registered name
+    (``"my_package>MyLayer"``) or ``"*"`` -> argument -> constraint."""
+    custom: Mapping[str, CustomObject] = field(default_factory=dict)
+    """The application's own registered objects: registered name -> entry."""
     description: str = ""
     """What the policy is for."""
     legacy_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -210,6 +250,12 @@ class Policy:
     def legacy_class_modules(self, class_name: str) -> tuple[str, ...]:
         """Modules of allowed classes called ``class_name`` (legacy nodes have no module)."""
         return self.legacy_classes.get(class_name, ())
+
+    def custom_object(self, registered_name: str | None) -> CustomObject | None:
+        """The ``[[custom]]`` entry for ``registered_name``, if the policy has one."""
+        if not registered_name:
+            return None
+        return self.custom.get(registered_name)
 
     def deny_rule_for(self, module: str | None, name: str, kind: DenyKind) -> DenyRule | None:
         """The first explicit denial matching the node, if any (in file order).

@@ -19,17 +19,21 @@ from kerasvet.findings import Severity
 from kerasvet.limits import Limits
 from kerasvet.policy.load import (
     _CONSTRAINT_KEYS,
+    _CUSTOM_KEYS,
     _DENY_KEYS,
     _IDENT,
     _LAMBDA_KEYS,
     _MODULE,
     _NAME,
+    _OBJECT,
+    _REGISTERED,
     _TOP_KEYS,
 )
 from kerasvet.policy.model import (
     FORBIDDEN_PATTERNS,
     JSON_TYPES,
     NAME_TABLES,
+    CustomKind,
     DenyKind,
     LambdaMode,
 )
@@ -99,6 +103,15 @@ def _deny() -> _Schema:
         oneOf=[{"required": ["module"]}, {"required": ["module_prefix"]}])
 
 
+def _custom() -> _Schema:
+    return _closed({
+        "registered_name": {"type": "string", "pattern": _pattern(_REGISTERED.pattern)},
+        "object": {"type": "string", "pattern": _pattern(_OBJECT.pattern),
+                   "description": "module.Name, or module:Outer.Name for a nested class"},
+        "kind": {"enum": [k.value for k in CustomKind]},
+    }, _CUSTOM_KEYS, required=["registered_name", "object"])
+
+
 def _lambdas() -> _Schema:
     return _closed({
         "mode": {"enum": [m.value for m in LambdaMode]},
@@ -133,9 +146,11 @@ def policy_schema() -> _Schema:
         "functions": _name_map(),
         "names": _closed({table: _strings() for table in NAME_TABLES}, NAME_TABLES),
         "deny": {"type": "array", "items": _deny()},
+        "custom": {"type": "array", "items": _custom()},
         "arguments": {
             "type": "object",
-            "propertyNames": {"pattern": _pattern(rf"\*|{_MODULE.pattern}")},
+            "propertyNames": {
+                "pattern": _pattern(rf"\*|{_MODULE.pattern}|{_REGISTERED.pattern}")},
             "additionalProperties": {"type": "object", "additionalProperties": _constraint()},
         },
     }, _TOP_KEYS, required=["name"])

@@ -1,10 +1,11 @@
 """``kerasvet policy show``: the effective policy after ``extends``, with provenance.
 
 Users compose policies from several files and need to trust that the result says what they
-think it says, so every printed rule carries the ``file:line`` it came from. Deny rules and
-argument constraints carry their source from the loader; for the merged tables (limits,
-lambdas, classes, functions, names) the already-validated files are reread and searched, which
-costs one parse per file and keeps provenance out of the hot ``Policy`` object.
+think it says, so every printed rule carries the ``file:line`` it came from. Deny rules,
+argument constraints and custom objects carry their source from the loader; for the merged
+tables (limits, lambdas, classes, functions, names) the already-validated files are reread and
+searched, which costs one parse per file and keeps provenance out of the hot ``Policy``
+object.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from kerasvet.limits import Limits
 from kerasvet.policy.lines import KeyLines
-from kerasvet.policy.model import ArgumentConstraint, DenyRule, Policy
+from kerasvet.policy.model import ArgumentConstraint, CustomObject, DenyRule, Policy
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -99,6 +100,11 @@ def _deny(rule: DenyRule) -> str:
     return f"{scope} names=[{names}] kind={rule.kind.value}{advisory}"
 
 
+def _custom(entry: CustomObject) -> str:
+    return (f"registered_name = {_value(entry.registered_name)} "
+            f"object = {_value(entry.object_path)} kind={entry.kind.value}")
+
+
 def _table(out: list[str], files: tuple[_File, ...], section: str,
            table: Mapping[str, frozenset[str]], noun: str, full: bool) -> None:
     out.append(f"[{section}]  {sum(len(v) for v in table.values())} {noun} "
@@ -141,6 +147,9 @@ def render_policy(policy: Policy, full: bool = False) -> str:
     for rule in policy.deny:
         out.append(f"  {_deny(rule)}  # {rule.source}")
         out.append(f"    reason: {rule.reason}")
+    out.append(f"[[custom]]  {len(policy.custom)} registered objects")
+    for entry in policy.custom.values():
+        out.append(f"  {_custom(entry)}  # {entry.source}")
     out.append("[arguments]")
     for target, per_arg in policy.arguments.items():
         for argument, constraint in per_arg.items():

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 from kerasvet.artifact.model import ConfigRole
 from kerasvet.findings import Finding, Rule, RuleId, Severity
-from kerasvet.policy.model import DenyKind, Policy
+from kerasvet.policy.model import CustomKind, CustomObject, DenyKind, Policy
 from kerasvet.tree import Node, NodeKind
 
-__all__ = ["RULES", "check_class", "check_function", "check_special"]
+__all__ = ["RULES", "check_class", "check_function", "check_special", "custom_snippet"]
 
 CLASS_NOT_ALLOWED = Rule(
     RuleId("KV300"), "class-not-allowed",
@@ -18,8 +18,8 @@ CLASS_NOT_ALLOWED = Rule(
     Severity.HIGH,
     "If the class is a trusted part of Keras or of your code, allow its exact "
     "(module, class) pair in a policy that extends this one (docs/policy-format.md); "
-    "otherwise do not load the model. Registered custom objects (`package>Name`) cannot be "
-    "allowed by policy yet.",
+    "otherwise do not load the model. A registered custom object (`package>Name`) is "
+    "allowed by a `[[custom]]` entry; the finding prints the one to add.",
 )
 FUNCTION_NOT_ALLOWED = Rule(
     RuleId("KV301"), "function-not-allowed",
@@ -48,10 +48,12 @@ NON_ASCII_IDENTIFIER = Rule(
 )
 REGISTERED_NAME_MISMATCH = Rule(
     RuleId("KV305"), "registered-name-mismatch",
-    "A node's registered_name disagrees with its module and class_name.",
+    "A node's registered_name disagrees with its module and class_name, or with the "
+    "policy's `[[custom]]` entry for that name.",
     Severity.HIGH,
     "A built-in class has no registered name (or its own class name); a different one "
-    "would make Keras look the object up in a process-wide registry instead.",
+    "would make Keras look the object up in a process-wide registry instead. A custom "
+    "object's module (when given) and class name must be those of its `[[custom]]` entry.",
 )
 SPECIAL_NOT_ALLOWED = Rule(
     RuleId("KV306"), "special-node-not-allowed",
@@ -130,13 +132,14 @@ def check_class(node: Node, policy: Policy) -> tuple[list[Finding], str]:
         denied = _denial(node, node.registered_name, DenyKind.CLASS, policy)
     if denied is not None:
         return denied
+    registered = node.registered_name
+    if registered and ">" in registered and (
+        policy.custom_object(registered) is not None
+        or node.module is None or not policy.allows_class(node.module, name)
+    ):
+        # A built-in pair with a foreign registered name falls through to KV305 below.
+        return _custom(node, name, CustomKind.CLASS, policy)
     if node.module is None:
-        if node.registered_name and ">" in node.registered_name:
-            return [Finding.of(
-                CLASS_NOT_ALLOWED, node.location,
-                f"custom object {node.registered_name!r} (class {name}) is not in the policy",
-                value=node.registered_name,
-            )], CLASS_NOT_ALLOWED.id
         modules = policy.legacy_class_modules(name)
         if not modules:
             return [Finding.of(
@@ -168,6 +171,12 @@ def check_function(node: Node, policy: Policy) -> tuple[list[Finding], str]:
     denied = _denial(node, name, DenyKind.FUNCTION, policy)
     if denied is not None:
         return denied
+    registered = node.registered_name
+    if registered and ">" in registered and (
+        policy.custom_object(registered) is not None
+        or node.module is None or not policy.allows_function(node.module, name)
+    ):
+        return _custom(node, name, CustomKind.FUNCTION, policy)
     if node.module is None or not policy.allows_function(node.module, name):
         shown = f"{node.module}.{name}" if node.module else name
         return [Finding.of(FUNCTION_NOT_ALLOWED, node.location,
@@ -175,6 +184,69 @@ def check_function(node: Node, policy: Policy) -> tuple[list[Finding], str]:
                            value=shown)], FUNCTION_NOT_ALLOWED.id
     return _registered_name(node, name, "function") or (
         [], f"functions: {node.module}.{name}")
+
+
+def custom_snippet(registered_name: str, module: str | None, name: str,
+                   kind: CustomKind = CustomKind.CLASS) -> str:
+    """The ``[[custom]]`` entry that would allow a registered object, as TOML to paste."""
+    target = f"{module or '<your_module>'}.{name}"
+    lines = ["[[custom]]", f'registered_name = "{registered_name}"', f'object = "{target}"']
+    if kind is CustomKind.FUNCTION:
+        lines.append('kind = "function"')
+    return "\n".join(lines)
+
+
+def _custom(node: Node, name: str, kind: CustomKind,
+            policy: Policy) -> tuple[list[Finding], str]:
+    """Judge a node carrying a ``package>Name`` registered name against ``[[custom]]``."""
+    registered = node.registered_name
+    assert registered is not None
+    not_allowed = CLASS_NOT_ALLOWED if kind is CustomKind.CLASS else FUNCTION_NOT_ALLOWED
+    entry = policy.custom_object(registered)
+    if entry is None:
+        what = "class" if kind is CustomKind.CLASS else "function"
+        where = f" from module {node.module}" if node.module else ""
+        snippet = custom_snippet(registered, node.module, name, kind)
+        return [Finding.of(
+            not_allowed, node.location,
+            f"custom object {registered!r} ({what} {name}{where}) is not in the policy; "
+            f"if you trust it, add to a policy that extends this one:\n{snippet}",
+            value=registered,
+        )], not_allowed.id
+    # The loader would import the entry's object, so a denial of that path wins too.
+    denied = _entry_denial(node, entry, kind, policy)
+    if denied is not None:
+        return denied
+    disagreements = []
+    if entry.kind is not kind:
+        disagreements.append(f"the entry is a {entry.kind.value}, the node a {kind.value}")
+    if node.module is not None and node.module != entry.module:
+        disagreements.append(f"module {node.module!r} is not the entry's {entry.module!r}")
+    if name != entry.name:
+        label = "class_name" if kind is CustomKind.CLASS else "function name"
+        disagreements.append(f"{label} {name!r} is not the entry's {entry.name!r}")
+    if disagreements:
+        return [Finding.of(
+            REGISTERED_NAME_MISMATCH, node.location,
+            f"custom object {registered!r} disagrees with its [[custom]] entry "
+            f"(object = {entry.object_path!r}, {entry.source}): " + "; ".join(disagreements),
+            value=registered,
+        )], REGISTERED_NAME_MISMATCH.id
+    return [], f"custom: {registered} -> {entry.object_path} ({entry.source})"
+
+
+def _entry_denial(node: Node, entry: CustomObject, kind: CustomKind,
+                  policy: Policy) -> tuple[list[Finding], str] | None:
+    """A deny rule covering the object a ``[[custom]]`` entry would bind."""
+    deny_kind = DenyKind.CLASS if kind is CustomKind.CLASS else DenyKind.FUNCTION
+    for name in dict.fromkeys((entry.name, entry.qualname.partition(".")[0])):
+        rule = policy.deny_rule_for(entry.module, name, deny_kind)
+        if rule is not None:
+            emitted = DENIED_CLASS if kind is CustomKind.CLASS else DENIED_FUNCTION
+            shown = f"{entry.module}.{name}"
+            return [Finding.of(emitted, node.location, f"{shown}: {rule.reason}", value=shown,
+                               reference=rule.advisory)], f"deny: {rule.source}"
+    return None
 
 
 def _denial(

@@ -120,11 +120,22 @@ ConstraintTable = Mapping[str, ArgumentConstraint]
 
 
 def constraints_for(node: Node, policy: Policy) -> list[tuple[str, ConstraintTable]]:
-    """Constraint tables that apply to a class node: ``"*"`` first, then its own."""
+    """Constraint tables that apply to a class node: ``"*"`` first, then its own.
+
+    A node allowed by a ``[[custom]]`` entry is constrained by the table keyed by its
+    registered name (``"my_package>MyLayer"``); any other node by ``"<module>.<Class>"``.
+    """
     tables = []
     everywhere = policy.arguments.get("*")
     if everywhere:
         tables.append(("*", everywhere))
+    registered = node.registered_name
+    if _custom_node(node, policy):
+        assert registered is not None
+        # Always listed, even when empty: `check_arguments` recognises a list built for a
+        # custom node by this entry (see there).
+        tables.append((registered, policy.arguments.get(registered, {})))
+        return tables
     modules = (node.module,) if node.module else policy.legacy_class_modules(node.class_name)
     for module in modules:
         key = f"{module}.{node.class_name}"
@@ -132,6 +143,14 @@ def constraints_for(node: Node, policy: Policy) -> list[tuple[str, ConstraintTab
         if own:
             tables.append((key, own))
     return tables
+
+
+def _custom_node(node: Node, policy: Policy) -> bool:
+    """Whether the node was allowed by a ``[[custom]]`` entry (so its registered name keys
+    its constraints)."""
+    registered = node.registered_name
+    return bool(registered) and ">" in str(registered) \
+        and policy.custom_object(registered) is not None
 
 
 def _obviously_fine(value: object, constraint: ArgumentConstraint) -> bool:
@@ -156,6 +175,12 @@ def check_arguments(
     config = node.config
     if not isinstance(config, dict):
         return []
+    if tables is not None and (_custom_node(node, policy)
+                               or any(">" in target for target, _ in tables)):
+        # A caller's memo keyed by (module, class_name) alone cannot tell a custom node
+        # from a built-in or legacy node of the same names, nor two registered names bound
+        # to the same class; their tables differ, so look them up again (a dict read).
+        tables = None
     findings = []
     for target, table in constraints_for(node, policy) if tables is None else tables:
         for argument in table.keys() & config.keys():
