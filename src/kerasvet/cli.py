@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _policy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    policy = commands.add_parser("policy", help="check, describe and explain policy files")
+    policy = commands.add_parser("policy", help="check, describe, test and explain policy files")
     actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     check = actions.add_parser(
         "check", help="load policy files (with extends) and list every problem",
@@ -114,6 +114,15 @@ def _policy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     show.add_argument("policy", metavar="NAME|FILE")
     show.add_argument("--full", action="store_true",
                       help="list every allowed class and function, not counts per module")
+    test = actions.add_parser(
+        "test", help="run each policy's own [[tests]] against its effective policy",
+        description="Audits every [[tests]] case of each policy (its own file's cases; tests "
+                    "are not inherited through extends) and prints one `ok` or `FAIL` line "
+                    "per case. Exit 0 when every case passes, 1 when one fails, 2 for an "
+                    "invalid policy or a missing artifact.",
+    )
+    test.add_argument("policies", nargs="+", metavar="FILE|NAME",
+                      help="policy files or shipped policy names")
 
 
 def _policy_check(args: argparse.Namespace) -> int:
@@ -128,9 +137,30 @@ def _policy_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _policy_test(args: argparse.Namespace) -> int:
+    from kerasvet.policy.testing import run_policy_tests
+
+    policies = [resolve_policy(reference) for reference in args.policies]
+    passed = failed = 0
+    for policy in policies:
+        results = run_policy_tests(policy)
+        if not results:
+            sys.stdout.write(f"{policy.name}: no tests  # {policy.sources[-1]}\n")
+        for result in results:
+            sys.stdout.write(f"{policy.name}: {result}\n")
+            if result.passed:
+                passed += 1
+            else:
+                failed += 1
+    sys.stdout.write(f"{passed} passed, {failed} failed\n")
+    return EXIT_DENIED if failed else EXIT_OK
+
+
 def _policy(args: argparse.Namespace) -> int:
     if args.policy_command == "check":
         return _policy_check(args)
+    if args.policy_command == "test":
+        return _policy_test(args)
     if args.policy_command == "show":
         from kerasvet.policy.show import render_policy
 

@@ -9,6 +9,7 @@ from kerasvet.policy.model import (
     LambdaPolicy,
     Policy,
     PolicyFileError,
+    PolicyTest,
 )
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "LambdaPolicy",
     "Policy",
     "PolicyFileError",
+    "PolicyTest",
     "load_policy",
     "shipped_policy_names",
 ]

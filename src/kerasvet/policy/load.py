@@ -26,6 +26,7 @@ from kerasvet.policy.model import (
     LambdaPolicy,
     Policy,
     PolicyFileError,
+    PolicyTest,
 )
 
 if sys.version_info >= (3, 11):
@@ -48,9 +49,12 @@ _OBJECT = re.compile(r"(?P<module>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9
 """``module.Name``, or ``module:Outer.Name`` when the qualname itself has dots."""
 _TOP_KEYS = frozenset(
     {"name", "description", "extends", "limits", "lambdas", "classes", "functions", "names",
-     "deny", "arguments", "custom"}
+     "deny", "arguments", "custom", "tests"}
 )
 _CUSTOM_KEYS = frozenset({"registered_name", "object", "kind"})
+_TEST_KEYS = frozenset({"name", "artifact", "config", "verdict", "rules"})
+_TEST_VERDICTS = ("allow", "deny")
+_RULE_ID = re.compile(r"KV[0-9]{3}")
 _DENY_KEYS = frozenset({"module", "module_prefix", "names", "kind", "reason", "advisory"})
 _LAMBDA_KEYS = frozenset(
     {"mode", "roots", "calls", "builtins", "attributes", "bandit_severity", "max_code_chars"}
@@ -81,6 +85,7 @@ class _RawPolicy:
     deny: tuple[DenyRule, ...]
     arguments: Mapping[str, Mapping[str, ArgumentConstraint]]
     custom: tuple[CustomObject, ...] = ()
+    tests: tuple[PolicyTest, ...] = ()
 
 
 def _fail(path: Path, where: str, message: str, key: str | None = None) -> PolicyError:
@@ -227,6 +232,52 @@ def _custom_object(path: Path, where: str, table: object) -> CustomObject:
                         kind=kind, source=str(path))
 
 
+def _policy_test(path: Path, where: str, table: object) -> PolicyTest:
+    """One ``[[tests]]`` case; ``artifact`` is resolved against the policy file's folder
+    (``path`` is already resolved, so a symlinked policy folder does not matter)."""
+    _expect(path, where, table, dict)
+    assert isinstance(table, dict)
+    _unknown(path, where, table, _TEST_KEYS)
+    for key in ("name", "verdict"):
+        if key not in table:
+            raise _fail(path, where, f"`{key}` is required")
+    name = table["name"]
+    _expect(path, f"{where}.name", name, str)
+    if not name.strip():
+        raise _fail(path, f"{where}.name", "must not be empty")
+    verdict = table["verdict"]
+    if verdict not in _TEST_VERDICTS:
+        raise _fail(path, f"{where}.verdict", f"{verdict!r} is not allow or deny")
+    artifact, config = table.get("artifact"), table.get("config")
+    if (artifact is None) == (config is None):
+        raise _fail(path, where, "give exactly one of `artifact` (a path relative to this "
+                                 "file) and `config` (an inline Keras config table)")
+    resolved: Path | None = None
+    if artifact is not None:
+        _expect(path, f"{where}.artifact", artifact, str)
+        if not artifact.strip():
+            raise _fail(path, f"{where}.artifact", "must not be empty")
+        resolved = Path(artifact)
+        if not resolved.is_absolute():
+            resolved = path.parent / resolved
+        resolved = resolved.resolve()
+    if config is not None:
+        _expect(path, f"{where}.config", config, dict)
+    rules = table.get("rules")
+    if rules is not None:
+        _expect(path, f"{where}.rules", rules, list)
+        for rule in rules:
+            _expect(path, f"{where}.rules", rule, str)
+            if not _RULE_ID.fullmatch(rule):
+                raise _fail(path, f"{where}.rules", f"{rule!r} is not a rule id like KV302")
+        rules = frozenset(rules)
+        if verdict == "allow" and rules:
+            raise _fail(path, f"{where}.rules",
+                        "an allow verdict means no denying findings; `rules` must be empty")
+    return PolicyTest(name=name, verdict=verdict, artifact=resolved, config=config,
+                      rules=rules, source=str(path))
+
+
 def _lambda_section(path: Path, table: object) -> dict[str, object]:
     """Check ``[lambdas]``; values are already converted (mode, severity, sets)."""
     _expect(path, "lambdas", table, dict)
@@ -325,12 +376,23 @@ def _read_raw(path: Path) -> _RawPolicy:
             raise _fail(path, f"custom[{i}].registered_name",
                         f"{entry.registered_name!r} has two [[custom]] entries in this file")
         seen.add(entry.registered_name)
+    tests_list = table.get("tests", [])
+    _expect(path, "tests", tests_list, list)
+    tests = tuple(_policy_test(path, f"tests[{i}]", t) for i, t in enumerate(tests_list))
+    test_names: set[str] = set()
+    for i, case in enumerate(tests):
+        if case.name in test_names:
+            raise _fail(path, f"tests[{i}].name",
+                        f"{case.name!r} names two [[tests]] entries in this file")
+        test_names.add(case.name)
     # Sources are ``path:line`` so `policy show` and findings point at the exact rule.
     lines = KeyLines.scan(data.decode("utf-8"))
     custom = tuple(replace(entry, source=_source(path, lines, f"custom[{i}]"))
                    for i, entry in enumerate(custom))
     deny = tuple(replace(rule, source=_source(path, lines, f"deny[{i}]"))
                  for i, rule in enumerate(deny))
+    tests = tuple(replace(case, source=_source(path, lines, f"tests[{i}]"))
+                  for i, case in enumerate(tests))
     arguments = {
         target: {arg: replace(c, source=_source(path, lines, f"arguments.{target}.{arg}"))
                  for arg, c in per_arg.items()}
@@ -350,6 +412,7 @@ def _read_raw(path: Path) -> _RawPolicy:
         deny=deny,
         arguments=arguments,
         custom=custom,
+        tests=tests,
     )
 
 
@@ -482,5 +545,6 @@ def load_policy(reference: str | Path) -> Policy:
         description=top.description,
         legacy_classes={c: tuple(sorted(m)) for c, m in legacy.items()},
         deny_by_scope={s: tuple(rules) for s, rules in scopes.items()},
+        tests=top.tests,
     )
 

@@ -24,6 +24,7 @@ __all__ = [
     "LambdaPolicy",
     "Policy",
     "PolicyFileError",
+    "PolicyTest",
 ]
 
 JSON_TYPES = frozenset({"null", "bool", "int", "float", "string", "list", "object"})
@@ -196,6 +197,29 @@ class ArgumentConstraint:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyTest:
+    """One ``[[tests]]`` case: an artifact or inline config and the verdict expected of it.
+
+    Tests belong to the file that declares them and are not inherited through ``extends``:
+    each file's own tests run against that file's effective policy.
+    """
+
+    name: str
+    """Unique within its file; printed by ``kerasvet policy test``."""
+    verdict: str
+    """``"allow"`` or ``"deny"``."""
+    artifact: Path | None = None
+    """The artifact to audit, already resolved against the policy file's directory."""
+    config: Mapping[str, object] | None = None
+    """An inline Keras config (TOML has no null, so configs needing ``null`` use a file)."""
+    rules: frozenset[str] | None = None
+    """The exact set of rule ids of denying findings expected; ``None`` checks only the
+    verdict."""
+    source: str = ""
+    """Where the test came from: ``path:line`` of its ``[[tests]]`` header."""
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """A resolved policy: what may be built from a config, and the caps on reading it."""
 
@@ -229,6 +253,8 @@ class Policy:
     deny_by_scope: Mapping[str, tuple[tuple[int, DenyRule], ...]] = field(default_factory=dict)
     """Derived index: module or prefix -> (file position, rule); ``""`` holds the rules that
     name objects, for legacy nodes without a module."""
+    tests: tuple[PolicyTest, ...] = ()
+    """The ``[[tests]]`` of the top file only (tests are not inherited through ``extends``)."""
 
     @classmethod
     def load(cls, reference: str | os.PathLike[str]) -> Policy:

@@ -27,6 +27,9 @@ from kerasvet.policy.load import (
     _NAME,
     _OBJECT,
     _REGISTERED,
+    _RULE_ID,
+    _TEST_KEYS,
+    _TEST_VERDICTS,
     _TOP_KEYS,
 )
 from kerasvet.policy.model import (
@@ -112,6 +115,20 @@ def _custom() -> _Schema:
     }, _CUSTOM_KEYS, required=["registered_name", "object"])
 
 
+def _test() -> _Schema:
+    return _closed({
+        "name": {"type": "string", "pattern": r"\S"},
+        "artifact": {"type": "string", "pattern": r"\S",
+                     "description": "an artifact path, relative to the policy file"},
+        "config": {"type": "object",
+                   "description": "an inline Keras config (TOML has no null: use artifact "
+                                  "for configs that need one)"},
+        "verdict": {"enum": list(_TEST_VERDICTS)},
+        "rules": _strings(_RULE_ID.pattern),
+    }, _TEST_KEYS, required=["name", "verdict"],
+        oneOf=[{"required": ["artifact"]}, {"required": ["config"]}])
+
+
 def _lambdas() -> _Schema:
     return _closed({
         "mode": {"enum": [m.value for m in LambdaMode]},
@@ -147,6 +164,7 @@ def policy_schema() -> _Schema:
         "names": _closed({table: _strings() for table in NAME_TABLES}, NAME_TABLES),
         "deny": {"type": "array", "items": _deny()},
         "custom": {"type": "array", "items": _custom()},
+        "tests": {"type": "array", "items": _test()},
         "arguments": {
             "type": "object",
             "propertyNames": {

@@ -19,7 +19,7 @@ from typing import Any
 
 from kerasvet.limits import Limits
 from kerasvet.policy.lines import KeyLines
-from kerasvet.policy.model import ArgumentConstraint, CustomObject, DenyRule, Policy
+from kerasvet.policy.model import ArgumentConstraint, CustomObject, DenyRule, Policy, PolicyTest
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -105,6 +105,13 @@ def _custom(entry: CustomObject) -> str:
             f"object = {_value(entry.object_path)} kind={entry.kind.value}")
 
 
+def _test(test: PolicyTest) -> str:
+    target = (f"artifact = {_value(str(test.artifact))}" if test.artifact is not None
+              else "config = (inline)")
+    rules = f" rules={_value(sorted(test.rules))}" if test.rules is not None else ""
+    return f"{_value(test.name)}: {target} verdict={test.verdict}{rules}"
+
+
 def _table(out: list[str], files: tuple[_File, ...], section: str,
            table: Mapping[str, frozenset[str]], noun: str, full: bool) -> None:
     out.append(f"[{section}]  {sum(len(v) for v in table.values())} {noun} "
@@ -156,6 +163,9 @@ def render_policy(policy: Policy, full: bool = False) -> str:
             out.append(f"  {target}.{argument}: {_constraint(constraint)}  # {constraint.source}")
             if constraint.reason:
                 out.append(f"    reason: {constraint.reason}")
+    out.append(f"[[tests]]  {len(policy.tests)} tests of the top file (not inherited)")
+    for test in policy.tests:
+        out.append(f"  {_test(test)}  # {test.source}")
     _table(out, files, "classes", policy.classes, "classes", full)
     _table(out, files, "functions", policy.functions, "functions", full)
     _table(out, files, "names", policy.names, "names", full)
