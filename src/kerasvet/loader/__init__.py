@@ -8,22 +8,28 @@ substitution, registry checks), ``imports`` and ``_measured`` (the guard's impor
 ``kerasvet/__init__`` imports it only on first use of a loader name.
 """
 
-from kerasvet.loader.api import (
-    deserialize_keras_object,
-    load_and_summarize,
-    load_model,
-    model_from_json,
-)
-from kerasvet.loader.model import (
-    TRUST_EVERYTHING,
-    CustomObjectNotAllowed,
-    GuardEvent,
-    LoaderError,
-    LoadFailed,
-    TrustEverything,
-    UnsafeLoadRefused,
-    UnsupportedArtifact,
-)
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kerasvet.loader.api import (
+        deserialize_keras_object,
+        load_and_summarize,
+        load_model,
+        model_from_json,
+    )
+    from kerasvet.loader.model import (
+        TRUST_EVERYTHING,
+        CustomObjectNotAllowed,
+        GuardEvent,
+        LoaderError,
+        LoadFailed,
+        TrustEverything,
+        UnsafeLoadRefused,
+        UnsupportedArtifact,
+    )
+
+_API = frozenset({"deserialize_keras_object", "load_and_summarize", "load_model",
+                  "model_from_json"})
 
 __all__ = [
     "TRUST_EVERYTHING",
@@ -39,3 +45,16 @@ __all__ = [
     "load_model",
     "model_from_json",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import the loader's modules on first use: the rule catalogue imports
+    ``kerasvet.loader.rules``, and that must not put the loader on the audit's start-up path."""
+    if name not in __all__:
+        raise AttributeError(f"module 'kerasvet.loader' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(
+        "kerasvet.loader.api" if name in _API else "kerasvet.loader.model"
+    )
+    return getattr(module, name)

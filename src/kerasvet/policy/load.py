@@ -314,6 +314,16 @@ def _lambda_section(path: Path, table: object) -> dict[str, object]:
     return section
 
 
+def _refuse_repeats(path: Path, table: str, key: str, values: list[str]) -> None:
+    """Two entries of one array of tables may not share their identifying key."""
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            raise _fail(path, f"{table}[{index}].{key}",
+                        f"{value!r} appears in two [[{table}]] entries in this file")
+        seen.add(value)
+
+
 def _read_raw(path: Path) -> _RawPolicy:
     try:
         data = path.read_bytes()
@@ -370,21 +380,12 @@ def _read_raw(path: Path) -> _RawPolicy:
     custom_list = table.get("custom", [])
     _expect(path, "custom", custom_list, list)
     custom = tuple(_custom_object(path, f"custom[{i}]", c) for i, c in enumerate(custom_list))
-    seen: set[str] = set()
-    for i, entry in enumerate(custom):
-        if entry.registered_name in seen:
-            raise _fail(path, f"custom[{i}].registered_name",
-                        f"{entry.registered_name!r} has two [[custom]] entries in this file")
-        seen.add(entry.registered_name)
+    _refuse_repeats(path, "custom", "registered_name",
+                    [entry.registered_name for entry in custom])
     tests_list = table.get("tests", [])
     _expect(path, "tests", tests_list, list)
     tests = tuple(_policy_test(path, f"tests[{i}]", t) for i, t in enumerate(tests_list))
-    test_names: set[str] = set()
-    for i, case in enumerate(tests):
-        if case.name in test_names:
-            raise _fail(path, f"tests[{i}].name",
-                        f"{case.name!r} names two [[tests]] entries in this file")
-        test_names.add(case.name)
+    _refuse_repeats(path, "tests", "name", [case.name for case in tests])
     # Sources are ``path:line`` so `policy show` and findings point at the exact rule.
     lines = KeyLines.scan(data.decode("utf-8"))
     custom = tuple(replace(entry, source=_source(path, lines, f"custom[{i}]"))

@@ -85,9 +85,10 @@ from kerasvet.loader.imports import allowed_imports
 attacks = Path({attacks!r})
 work = Path({work!r})
 manifest = json.loads((attacks / "MANIFEST.json").read_text())["fixtures"]
-# Warm kerasvet's own code first: the loader package and the lambda analyzer (astroid,
-# bandit, imported by any audit of a lambda) are kerasvet's dependencies, not the attacks'.
-import kerasvet.loader
+# Warm kerasvet's own code first: the loader's modules (imported lazily by the package) and
+# the lambda analyzer (astroid, bandit, imported by any audit of a lambda) are kerasvet's
+# dependencies, not the attacks'.
+import kerasvet.loader.api
 kerasvet.audit({benign!r})
 before = set(sys.modules)
 refused = 0

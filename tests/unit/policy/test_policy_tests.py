@@ -190,7 +190,8 @@ def test_malformed_tests_are_rejected(tmp_path, capsys, body, expected):
 def test_duplicate_test_names_are_rejected(tmp_path):
     case = '[[tests]]\nname = "t"\nverdict = "allow"\nartifact = "a.keras"\n'
     path = write(tmp_path, 'name = "mine"\n' + case + case)
-    with pytest.raises(PolicyError, match=r"mine.toml:7: tests\[1\].name: 't' names two"):
+    expected = r"mine.toml:7: tests\[1\].name: 't' appears in two \[\[tests\]\] entries"
+    with pytest.raises(PolicyError, match=expected):
         load_policy(path)
 
 
