@@ -9,7 +9,7 @@ from kerasvet.findings import Finding, Location, Pointer, Rule, RuleId, Severity
 from kerasvet.policy.model import ArgumentConstraint, Policy
 from kerasvet.tree import Node
 
-__all__ = ["RULES", "check_arguments", "check_layer_name", "json_type"]
+__all__ = ["RULES", "check_arguments", "check_layer_name", "constraint_violations", "json_type"]
 
 ARGUMENT_TYPE = Rule(
     RuleId("KV400"), "argument-type",
@@ -84,10 +84,11 @@ def _leaves(value: object) -> Iterator[tuple[str, object]]:
             yield suffix, item
 
 
-def _violations(
+def constraint_violations(
     value: object, constraint: ArgumentConstraint
 ) -> Iterator[tuple[Rule, str, str, object]]:
-    """(rule, pointer suffix, message, offending value) for each broken limit."""
+    """(rule, pointer suffix, message, offending value) for each limit ``value`` breaks
+    (public so ``explain`` can show each constraint's outcome with the engine's own check)."""
     kind = json_type(value)
     types = constraint.types
     if isinstance(value, str) and constraint.forbid:
@@ -188,7 +189,7 @@ def check_arguments(
             value = config[argument]
             if _obviously_fine(value, constraint):
                 continue
-            for rule, suffix, message, offending in _violations(value, constraint):
+            for rule, suffix, message, offending in constraint_violations(value, constraint):
                 config_pointer = join_pointer(node.pointer, "config")
                 why = f" ({constraint.reason})" if constraint.reason else ""
                 findings.append(Finding.of(
