@@ -128,7 +128,8 @@ def build() -> list[tuple[dict, object]]:
                                 "config": {"command": "true"}, "registered_name": None}))
     add("nested-builtins-exec-initializer", "protectai/modelscan PR #340",
         "builtins.exec hidden as a nested kernel_initializer, missed by top-level scanners",
-        [("KV302", f"{L1}/config/kernel_initializer")],
+        [("KV302", f"{L1}/config/kernel_initializer"),
+         ("KV407", f"{L1}/config/kernel_initializer")],
         patch(base, f"{L1}/config/kernel_initializer",
               {"module": "builtins", "class_name": "exec", "config": {"source": "pass"},
                "registered_name": None}))

@@ -17,6 +17,8 @@ from kerasvet.policy.model import (
     FORBIDDEN_PATTERNS,
     JSON_TYPES,
     NAME_TABLES,
+    REMOVABLE_LAMBDA_KEYS,
+    REMOVABLE_SECTIONS,
     ArgumentConstraint,
     CustomKind,
     CustomObject,
@@ -27,6 +29,7 @@ from kerasvet.policy.model import (
     Policy,
     PolicyFileError,
     PolicyTest,
+    Removal,
 )
 
 if sys.version_info >= (3, 11):
@@ -49,7 +52,7 @@ _OBJECT = re.compile(r"(?P<module>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9
 """``module.Name``, or ``module:Outer.Name`` when the qualname itself has dots."""
 _TOP_KEYS = frozenset(
     {"name", "description", "extends", "limits", "lambdas", "classes", "functions", "names",
-     "deny", "arguments", "custom", "tests"}
+     "deny", "arguments", "custom", "tests", "remove"}
 )
 _CUSTOM_KEYS = frozenset({"registered_name", "object", "kind"})
 _TEST_KEYS = frozenset({"name", "artifact", "config", "verdict", "rules"})
@@ -59,7 +62,10 @@ _DENY_KEYS = frozenset({"module", "module_prefix", "names", "kind", "reason", "a
 _LAMBDA_KEYS = frozenset(
     {"mode", "roots", "calls", "builtins", "attributes", "bandit_severity", "max_code_chars"}
 )
-_CONSTRAINT_KEYS = frozenset({"types", "min", "max", "max_length", "enum", "forbid", "reason"})
+_CONSTRAINT_KEYS = frozenset({"types", "min", "max", "max_length", "max_items", "max_depth",
+                              "enum", "forbid", "pattern", "nodes", "reason"})
+_NODE_TARGET = re.compile(rf"(?:{_MODULE.pattern})\.[A-Za-z_][A-Za-z0-9_]*|{_REGISTERED.pattern}")
+"""What a constraint's ``nodes`` may list: ``module.Class``, or a registered ``package>Name``."""
 _MAX_EXTENDS_DEPTH = 16
 
 
@@ -86,6 +92,7 @@ class _RawPolicy:
     arguments: Mapping[str, Mapping[str, ArgumentConstraint]]
     custom: tuple[CustomObject, ...] = ()
     tests: tuple[PolicyTest, ...] = ()
+    remove: tuple[Removal, ...] = ()
 
 
 def _fail(path: Path, where: str, message: str, key: str | None = None) -> PolicyError:
@@ -140,8 +147,27 @@ def _constraint(path: Path, where: str, table: object) -> ArgumentConstraint:
     for key in ("min", "max"):
         if key in table:
             _expect(path, f"{where}.{key}", table[key], (int, float))
-    if "max_length" in table:
-        _expect(path, f"{where}.max_length", table["max_length"], int)
+    for key in ("max_length", "max_items", "max_depth"):
+        if key in table:
+            _expect(path, f"{where}.{key}", table[key], int)
+            if table[key] < 0:
+                raise _fail(path, f"{where}.{key}", "must not be negative")
+    pattern = table.get("pattern")
+    if pattern is not None:
+        _expect(path, f"{where}.pattern", pattern, str)
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise _fail(path, f"{where}.pattern", f"not a valid regular expression: {exc}") \
+                from None
+    nodes = table.get("nodes")
+    if nodes is not None:
+        _expect(path, f"{where}.nodes", nodes, list)
+        for target in nodes:
+            _expect(path, f"{where}.nodes", target, str)
+            if not target.isascii() or not _NODE_TARGET.fullmatch(target):
+                raise _fail(path, f"{where}.nodes",
+                            f"{target!r} is not `module.Class` or a registered `package>Name`")
     enum = table.get("enum")
     if enum is not None:
         _expect(path, f"{where}.enum", enum, list)
@@ -159,8 +185,12 @@ def _constraint(path: Path, where: str, table: object) -> ArgumentConstraint:
         minimum=table.get("min"),
         maximum=table.get("max"),
         max_length=table.get("max_length"),
+        max_items=table.get("max_items"),
+        max_depth=table.get("max_depth"),
         enum=tuple(enum) if enum is not None else None,
         forbid=frozenset(forbid),
+        pattern=pattern,
+        nodes=frozenset(nodes) if nodes is not None else None,
         reason=reason,
         source=str(path),
     )
@@ -314,6 +344,51 @@ def _lambda_section(path: Path, table: object) -> dict[str, object]:
     return section
 
 
+def _removals(path: Path, table: object) -> list[Removal]:
+    """Check ``[remove]``: each entry names one inherited thing, spelled as where it was
+    added (``[remove.classes] "keras.layers" = ["LSTM"]``, ``[remove] custom = ["p>N"]``)."""
+    _expect(path, "remove", table, dict)
+    assert isinstance(table, dict)
+    _unknown(path, "remove", table, frozenset(REMOVABLE_SECTIONS))
+    found: list[Removal] = []
+    for section in ("classes", "functions"):
+        for module, names in _name_table(path, f"remove.{section}",
+                                         table.get(section, {})).items():
+            found.extend(Removal(section, module, name) for name in sorted(names))
+    names_table = table.get("names", {})
+    _expect(path, "remove.names", names_table, dict)
+    _unknown(path, "remove.names", names_table, frozenset(NAME_TABLES))
+    for key, values in names_table.items():
+        _expect(path, f"remove.names.{key}", values, list)
+        for value in values:
+            _expect(path, f"remove.names.{key}", value, str)
+            found.append(Removal("names", key, value))
+    custom = table.get("custom", [])
+    _expect(path, "remove.custom", custom, list)
+    for registered in custom:
+        _expect(path, "remove.custom", registered, str)
+        if not registered.isascii() or not _REGISTERED.fullmatch(registered):
+            raise _fail(path, "remove.custom", f"{registered!r} is not `package>Name`")
+        found.append(Removal("custom", "", registered))
+    arguments = table.get("arguments", {})
+    _expect(path, "remove.arguments", arguments, dict)
+    for target, argument_names in arguments.items():
+        here = f"remove.arguments.{target}"
+        _expect(path, here, argument_names, list)
+        for argument in argument_names:
+            _expect(path, here, argument, str)
+            found.append(Removal("arguments", target, argument))
+    lambdas = table.get("lambdas", {})
+    _expect(path, "remove.lambdas", lambdas, dict)
+    _unknown(path, "remove.lambdas", lambdas, frozenset(REMOVABLE_LAMBDA_KEYS))
+    for key, values in lambdas.items():
+        _expect(path, f"remove.lambdas.{key}", values, list)
+        for value in values:
+            _expect(path, f"remove.lambdas.{key}", value, str)
+            found.append(Removal(f"lambdas.{key}", "", value))
+    return found
+
+
 def _refuse_repeats(path: Path, table: str, key: str, values: list[str]) -> None:
     """Two entries of one array of tables may not share their identifying key."""
     seen: set[str] = set()
@@ -386,6 +461,7 @@ def _read_raw(path: Path) -> _RawPolicy:
     _expect(path, "tests", tests_list, list)
     tests = tuple(_policy_test(path, f"tests[{i}]", t) for i, t in enumerate(tests_list))
     _refuse_repeats(path, "tests", "name", [case.name for case in tests])
+    remove = _removals(path, table.get("remove", {}))
     # Sources are ``path:line`` so `policy show` and findings point at the exact rule.
     lines = KeyLines.scan(data.decode("utf-8"))
     custom = tuple(replace(entry, source=_source(path, lines, f"custom[{i}]"))
@@ -399,6 +475,8 @@ def _read_raw(path: Path) -> _RawPolicy:
                  for arg, c in per_arg.items()}
         for target, per_arg in arguments.items()
     }
+    remove = [replace(entry, source=_source(path, lines, _removal_where(entry)))
+              for entry in remove]
     return _RawPolicy(
         path=path,
         digest=hashlib.sha256(data).digest(),
@@ -414,7 +492,17 @@ def _read_raw(path: Path) -> _RawPolicy:
         arguments=arguments,
         custom=custom,
         tests=tests,
+        remove=tuple(remove),
     )
+
+
+def _removal_where(entry: Removal) -> str:
+    """The dotted location of a removal's key, as ``KeyLines`` indexes it."""
+    if entry.section in ("classes", "functions", "names", "arguments"):
+        return f"remove.{entry.section}.{entry.key}"
+    if entry.section == "custom":
+        return "remove.custom"
+    return f"remove.{entry.section}"
 
 
 def _source(path: Path, lines: KeyLines, where: str) -> str:
@@ -489,8 +577,33 @@ def load_policy(reference: str | Path) -> Policy:
     arguments: dict[str, dict[str, ArgumentConstraint]] = {}
     custom: dict[str, CustomObject] = {}
     digest = hashlib.sha256()
+    removed: list[Removal] = []
     for raw in order:
         digest.update(raw.digest)
+        for entry in raw.remove:
+            # Removals act on what the parents built, before this file adds its own.
+            holder: Mapping[str, object]
+            if entry.section in ("classes", "functions", "names"):
+                table = {"classes": classes, "functions": functions, "names": names}
+                holder = table[entry.section].get(entry.key, set())  # type: ignore[assignment]
+            elif entry.section == "custom":
+                holder = custom
+            elif entry.section == "arguments":
+                holder = arguments.get(entry.key, {})
+            elif entry.section == "lambdas.roots":
+                holder = lambda_roots
+            else:
+                holder = lambda_sets[entry.section.partition(".")[2]]  # type: ignore[assignment]
+            if entry.name not in holder:
+                raise _fail(raw.path, _removal_where(entry),
+                            f"removes {entry.shown}, which no parent policy allows "
+                            f"(removals act on what `extends` brings in)")
+            if isinstance(holder, set):
+                holder.discard(entry.name)
+            else:
+                del holder[entry.name]  # type: ignore[attr-defined]
+            removed.append(entry)
+        _refuse_remove_and_add(raw)
         limits = replace(limits, **raw.limits)
         for key, value in raw.lambdas.items():
             if key == "roots":
@@ -547,5 +660,59 @@ def load_policy(reference: str | Path) -> Policy:
         legacy_classes={c: tuple(sorted(m)) for c, m in legacy.items()},
         deny_by_scope={s: tuple(rules) for s, rules in scopes.items()},
         tests=top.tests,
+        removed=tuple(removed),
+        deny_exceptions=_deny_exceptions(order, deny, classes, functions),
     )
+
+
+def _refuse_remove_and_add(raw: _RawPolicy) -> None:
+    """One file may not take an entry away and give it back: say which one you mean."""
+    for entry in raw.remove:
+        added = False
+        if entry.section in ("classes", "functions", "names"):
+            own = {"classes": raw.classes, "functions": raw.functions, "names": raw.names}
+            added = entry.name in own[entry.section].get(entry.key, frozenset())
+        elif entry.section == "custom":
+            added = any(c.registered_name == entry.name for c in raw.custom)
+        elif entry.section == "arguments":
+            added = entry.name in raw.arguments.get(entry.key, {})
+        else:
+            values = raw.lambdas.get(entry.section.partition(".")[2], ())
+            added = entry.name in values  # type: ignore[operator]
+        if added:
+            raise _fail(raw.path, _removal_where(entry),
+                        f"removes and adds {entry.shown} in the same file")
+
+
+def _deny_exceptions(
+    order: list[_RawPolicy], deny: list[DenyRule],
+    classes: Mapping[str, set[str]], functions: Mapping[str, set[str]],
+) -> dict[tuple[int, str, str, str], str]:
+    """Exact allows that win over a broad deny rule: only those written in a file merged
+    *after* the rule's file (a child's deliberate exception), never a parent's or the same
+    file's, and never over a rule that names the object (equal specificity: deny wins)."""
+    rule_file: list[int] = []
+    for index, raw in enumerate(order):
+        rule_file.extend(index for _ in raw.deny)
+    exceptions: dict[tuple[int, str, str, str], str] = {}
+    for position, rule in enumerate(deny):
+        if not rule.broad:
+            continue
+        for index in range(rule_file[position] + 1, len(order)):
+            raw = order[index]
+            lines: KeyLines | None = None
+            for kind, own, final in ((DenyKind.CLASS, raw.classes, classes),
+                                     (DenyKind.FUNCTION, raw.functions, functions)):
+                if rule.kind is not DenyKind.ANY and rule.kind is not kind:
+                    continue
+                for module, names in own.items():
+                    if not rule.covers_module(module):
+                        continue
+                    for name in sorted(names & final.get(module, set())):
+                        if lines is None:
+                            lines = KeyLines.scan(raw.path.read_text(encoding="utf-8"))
+                        source = _source(raw.path, lines, f"{kind.value}es.{module}"
+                                         if kind is DenyKind.CLASS else f"functions.{module}")
+                        exceptions.setdefault((position, kind.value, module, name), source)
+    return exceptions
 

@@ -25,6 +25,7 @@ __all__ = [
     "Policy",
     "PolicyFileError",
     "PolicyTest",
+    "Removal",
 ]
 
 JSON_TYPES = frozenset({"null", "bool", "int", "float", "string", "list", "object"})
@@ -43,6 +44,12 @@ NAME_TABLES = (
 
 FORBIDDEN_PATTERNS = frozenset({"path", "url"})
 """Named string patterns an argument constraint may forbid."""
+
+REMOVABLE_SECTIONS = ("classes", "functions", "names", "custom", "arguments", "lambdas")
+"""Tables a file's ``[remove]`` may take entries out of (what it inherited from parents)."""
+
+REMOVABLE_LAMBDA_KEYS = ("calls", "builtins", "attributes", "roots")
+"""Keys of ``[remove.lambdas]``: the union-merged parts of the lambda section."""
 
 
 class PolicyFileError(PolicyError):
@@ -119,6 +126,12 @@ class DenyRule:
     """Where the rule came from: ``path:line`` of its ``[[deny]]`` header (just ``path``
     when the line cannot be found)."""
 
+    @property
+    def broad(self) -> bool:
+        """Whether the rule covers whole modules (no ``names``): less specific than an exact
+        ``(module, name)`` allow, which a later file may therefore set against it."""
+        return self.names is None
+
     def covers_module(self, module: str) -> bool:
         """Whether ``module`` is in this rule's reach (exact, or component-wise below a prefix)."""
         if self.module is not None:
@@ -174,6 +187,31 @@ class CustomObject:
 
 
 @dataclass(frozen=True, slots=True)
+class Removal:
+    """One entry a file's ``[remove]`` table took out of what its parents allowed.
+
+    Kept so ``kerasvet policy show`` can say what was removed, and where; removals are
+    explicit, never by omission.
+    """
+
+    section: str
+    """The table: ``classes``, ``functions``, ``names``, ``custom``, ``arguments`` or
+    ``lambdas.calls`` / ``lambdas.builtins`` / ``lambdas.attributes`` / ``lambdas.roots``."""
+    key: str
+    """The module, name table or argument target (``""`` for custom and lambda entries)."""
+    name: str
+    """What was removed: a class, function, bare name, registered name, argument or call."""
+    source: str = ""
+    """``path:line`` of the ``[remove]`` entry."""
+
+    @property
+    def shown(self) -> str:
+        """``classes: keras.layers.LSTM`` style, for messages and ``policy show``."""
+        target = f"{self.key}.{self.name}" if self.key else self.name
+        return f"{self.section}: {target}"
+
+
+@dataclass(frozen=True, slots=True)
 class ArgumentConstraint:
     """Limits on one argument of a class's config."""
 
@@ -189,6 +227,16 @@ class ArgumentConstraint:
     """The only values allowed."""
     forbid: frozenset[str] = frozenset()
     """Named patterns refused in strings (``path``, ``url``)."""
+    pattern: str | None = None
+    """A regular expression every string (the value, or each string inside a list) must
+    match in full: an allow pattern, so an unexpected spelling is refused."""
+    max_items: int | None = None
+    """Most items a list (or keys an object) may hold."""
+    max_depth: int | None = None
+    """Deepest nesting of lists and objects inside the value (a scalar is depth 0)."""
+    nodes: frozenset[str] | None = None
+    """When the value (or an item of a list value) is a config node, the only objects it may
+    name: ``module.Class`` as Keras writes them, or a registered ``package>Name``."""
     reason: str | None = None
     """Why the constraint exists (an advisory, usually)."""
     source: str = ""
@@ -255,6 +303,12 @@ class Policy:
     name objects, for legacy nodes without a module."""
     tests: tuple[PolicyTest, ...] = ()
     """The ``[[tests]]`` of the top file only (tests are not inherited through ``extends``)."""
+    removed: tuple[Removal, ...] = ()
+    """What files' ``[remove]`` tables took out of their parents, in merge order."""
+    deny_exceptions: Mapping[tuple[int, str, str, str], str] = field(default_factory=dict)
+    """Derived index: (deny rule position, kind, module, name) -> ``path:line`` of the
+    exact allow, in a file merged after the rule, that is more specific than that broad
+    rule and so wins over it (an exact-name deny always wins: equal specificity)."""
 
     @classmethod
     def load(cls, reference: str | os.PathLike[str]) -> Policy:
@@ -297,7 +351,17 @@ class Policy:
             for part in module.split("."):
                 scope = f"{scope}.{part}" if scope else part
                 candidates.extend(self.deny_by_scope.get(scope, ()))
-        for _, rule in sorted(candidates, key=lambda item: item[0]):
-            if rule.matches(module, name, kind):
+        for position, rule in sorted(candidates, key=lambda item: item[0]):
+            if rule.matches(module, name, kind) and not (
+                    module is not None and rule.broad
+                    and (position, kind.value, module, name) in self.deny_exceptions):
                 return rule
+        return None
+
+    def deny_exception(self, module: str, name: str, kind: DenyKind) -> str | None:
+        """The source of an exact allow that overrides a broad deny rule for this object,
+        when one does (for the decision log and ``policy show``)."""
+        for (_, rule_kind, rule_module, rule_name), source in self.deny_exceptions.items():
+            if (rule_kind, rule_module, rule_name) == (kind.value, module, name):
+                return source
         return None

@@ -25,6 +25,7 @@ from kerasvet.policy.load import (
     _LAMBDA_KEYS,
     _MODULE,
     _NAME,
+    _NODE_TARGET,
     _OBJECT,
     _REGISTERED,
     _RULE_ID,
@@ -36,6 +37,8 @@ from kerasvet.policy.model import (
     FORBIDDEN_PATTERNS,
     JSON_TYPES,
     NAME_TABLES,
+    REMOVABLE_LAMBDA_KEYS,
+    REMOVABLE_SECTIONS,
     CustomKind,
     DenyKind,
     LambdaMode,
@@ -86,11 +89,29 @@ def _constraint() -> _Schema:
         "types": {"type": "array", "items": {"enum": sorted(JSON_TYPES)}},
         "min": {"type": "number"},
         "max": {"type": "number"},
-        "max_length": {"type": "integer"},
+        "max_length": {"type": "integer", "minimum": 0},
+        "max_items": {"type": "integer", "minimum": 0},
+        "max_depth": {"type": "integer", "minimum": 0},
         "enum": {"type": "array"},
         "forbid": {"type": "array", "items": {"enum": sorted(FORBIDDEN_PATTERNS)}},
+        "pattern": {"type": "string", "format": "regex",
+                    "description": "every string must match it in full (Python re syntax)"},
+        "nodes": _strings(_NODE_TARGET.pattern),
         "reason": {"type": "string"},
     }, _CONSTRAINT_KEYS)
+
+
+def _remove() -> _Schema:
+    """``[remove]``: entries spelled as where they were added."""
+    return _closed({
+        "classes": _name_map(),
+        "functions": _name_map(),
+        "names": _closed({table: _strings() for table in NAME_TABLES}, NAME_TABLES),
+        "custom": _strings(_REGISTERED.pattern),
+        "arguments": {"type": "object", "additionalProperties": _strings()},
+        "lambdas": _closed({key: _strings() for key in REMOVABLE_LAMBDA_KEYS},
+                           REMOVABLE_LAMBDA_KEYS),
+    }, REMOVABLE_SECTIONS)
 
 
 def _deny() -> _Schema:
@@ -165,6 +186,7 @@ def policy_schema() -> _Schema:
         "deny": {"type": "array", "items": _deny()},
         "custom": {"type": "array", "items": _custom()},
         "tests": {"type": "array", "items": _test()},
+        "remove": _remove(),
         "arguments": {
             "type": "object",
             "propertyNames": {

@@ -82,13 +82,19 @@ def _constraint(constraint: ArgumentConstraint) -> str:
     if constraint.types is not None:
         parts.append(f"types={'|'.join(sorted(constraint.types))}")
     for label, number in (("min", constraint.minimum), ("max", constraint.maximum),
-                          ("max_length", constraint.max_length)):
+                          ("max_length", constraint.max_length),
+                          ("max_items", constraint.max_items),
+                          ("max_depth", constraint.max_depth)):
         if number is not None:
             parts.append(f"{label}={number}")
     if constraint.enum is not None:
         parts.append(f"enum={_value(list(constraint.enum))}")
     if constraint.forbid:
         parts.append(f"forbid={','.join(sorted(constraint.forbid))}")
+    if constraint.pattern is not None:
+        parts.append(f"pattern={_value(constraint.pattern)}")
+    if constraint.nodes is not None:
+        parts.append(f"nodes={_value(constraint.nodes)}")
     return " ".join(parts) or "(no limits)"
 
 
@@ -154,6 +160,13 @@ def render_policy(policy: Policy, full: bool = False) -> str:
     for rule in policy.deny:
         out.append(f"  {_deny(rule)}  # {rule.source}")
         out.append(f"    reason: {rule.reason}")
+    if policy.deny_exceptions:
+        out.append(f"  exceptions: {len(policy.deny_exceptions)} exact allows written after a "
+                   f"broad rule win over it")
+        for (position, kind, module, name), source in policy.deny_exceptions.items():
+            rule = policy.deny[position]
+            out.append(f"    {kind} {module}.{name} allowed over {_deny(rule)} "
+                       f"({rule.source})  # {source}")
     out.append(f"[[custom]]  {len(policy.custom)} registered objects")
     for entry in policy.custom.values():
         out.append(f"  {_custom(entry)}  # {entry.source}")
@@ -163,6 +176,9 @@ def render_policy(policy: Policy, full: bool = False) -> str:
             out.append(f"  {target}.{argument}: {_constraint(constraint)}  # {constraint.source}")
             if constraint.reason:
                 out.append(f"    reason: {constraint.reason}")
+    out.append(f"[remove]  {len(policy.removed)} inherited entries removed")
+    for removal in policy.removed:
+        out.append(f"  {removal.shown}  # {removal.source}")
     out.append(f"[[tests]]  {len(policy.tests)} tests of the top file (not inherited)")
     for test in policy.tests:
         out.append(f"  {_test(test)}  # {test.source}")

@@ -46,8 +46,17 @@ LAYER_NAME = Rule(
     "re-save the model with plain names.",
 )
 
+ARGUMENT_NODE = Rule(
+    RuleId("KV407"), "argument-node-not-allowed",
+    "An argument holds a config node (an initializer, a regularizer, a layer, ...) that the "
+    "policy does not allow in that argument.",
+    Severity.HIGH,
+    "The class is allowed elsewhere, but not here: if the object is genuine in this "
+    "argument, add it to the constraint's `nodes` in a policy that extends this one.",
+)
+
 RULES: tuple[Rule, ...] = (ARGUMENT_TYPE, ARGUMENT_RANGE, ARGUMENT_LENGTH, ARGUMENT_PATH,
-                           LAYER_NAME)
+                           LAYER_NAME, ARGUMENT_NODE)
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:(//|\\\\)")
 _PATH = re.compile(r"[/\\]|^~|^[A-Za-z]:|\.\.|^\.")
@@ -84,6 +93,39 @@ def _leaves(value: object) -> Iterator[tuple[str, object]]:
             yield suffix, item
 
 
+def _depth(value: object) -> int:
+    """Nesting depth of lists and objects (a scalar is 0, ``[1]`` is 1), iteratively."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        else:
+            deepest = max(deepest, depth)
+            continue
+        deepest = max(deepest, depth + 1)
+    return deepest
+
+
+def _node_target(node: Mapping[str, object], allowed: frozenset[str]) -> tuple[str, bool]:
+    """How a node in an argument is named, and whether the constraint's ``nodes`` allow it.
+
+    A registered ``package>Name`` is matched as written; a node with a module as
+    ``module.Class``; a legacy node without a module by its class name alone.
+    """
+    class_name = str(node.get("class_name"))
+    registered, module = node.get("registered_name"), node.get("module")
+    if isinstance(registered, str) and ">" in registered:
+        return registered, registered in allowed
+    if isinstance(module, str):
+        shown = f"{module}.{class_name}"
+        return shown, shown in allowed
+    return class_name, any(t.rpartition(".")[2] == class_name for t in allowed if ">" not in t)
+
+
 def constraint_violations(
     value: object, constraint: ArgumentConstraint
 ) -> Iterator[tuple[Rule, str, str, object]]:
@@ -107,14 +149,38 @@ def constraint_violations(
     length = constraint.max_length
     if length is not None and isinstance(value, (str, list)) and len(value) > length:
         yield ARGUMENT_LENGTH, "", f"has length {len(value)}, over {length}", value
+    items = constraint.max_items
+    if items is not None and isinstance(value, (list, dict)) and len(value) > items:
+        what = "items" if isinstance(value, list) else "keys"
+        yield ARGUMENT_LENGTH, "", f"has {len(value)} {what}, over max_items {items}", value
+    if constraint.max_depth is not None and isinstance(value, (list, dict)):
+        depth = _depth(value)
+        if depth > constraint.max_depth:
+            yield (ARGUMENT_LENGTH, "", f"is nested {depth} deep, over max_depth "
+                   f"{constraint.max_depth}", value)
+    if constraint.nodes is not None:
+        candidates = [("", value)] if isinstance(value, dict) else (
+            [(f"/{i}", v) for i, v in enumerate(value)] if isinstance(value, list) else [])
+        for suffix, item in candidates:
+            if isinstance(item, dict) and "class_name" in item:
+                shown, ok = _node_target(item, constraint.nodes)
+                if not ok:
+                    yield (ARGUMENT_NODE, suffix, f"holds {shown}, which is not one of "
+                           f"{sorted(constraint.nodes)}", shown)
     low, high = constraint.minimum, constraint.maximum
     check_numbers = low is not None or high is not None
+    if not check_numbers and constraint.pattern is None:
+        return
     for suffix, leaf in _leaves(value):
         is_number = isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
         if check_numbers and is_number and (
             (low is not None and leaf < low) or (high is not None and leaf > high)  # type: ignore[operator]
         ):
             yield ARGUMENT_RANGE, suffix, f"{leaf} is outside [{low}, {high}]", leaf
+        if constraint.pattern is not None and isinstance(leaf, str) \
+                and re.fullmatch(constraint.pattern, leaf) is None:
+            yield (ARGUMENT_RANGE, suffix,
+                   f"{leaf!r} does not match the pattern {constraint.pattern!r}", leaf)
 
 
 ConstraintTable = Mapping[str, ArgumentConstraint]
@@ -157,7 +223,9 @@ def _custom_node(node: Node, policy: Policy) -> bool:
 def _obviously_fine(value: object, constraint: ArgumentConstraint) -> bool:
     """The common case in one step: a type/length-only constraint that the value meets."""
     if constraint.enum is not None or constraint.forbid or constraint.minimum is not None \
-            or constraint.maximum is not None:
+            or constraint.maximum is not None or constraint.pattern is not None \
+            or constraint.max_items is not None or constraint.max_depth is not None \
+            or constraint.nodes is not None:
         return False
     if constraint.types is not None and json_type(value) not in constraint.types:
         return False
