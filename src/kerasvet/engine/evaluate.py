@@ -79,6 +79,7 @@ def _decide(node: Node, policy: Policy, allowed: _Verdicts, tables: _Tables) -> 
         member=node.member, pointer=node.pointer, layer=node.layer, kind=node.kind,
         module=node.module, class_name=node.class_name, verdict=verdict,
         findings=tuple(findings), rule=rule, lambda_analysis=analysis,
+        registered_name=node.registered_name,
     )
 
 

@@ -48,6 +48,8 @@ class Decision(NamedTuple):
     """The policy rule that settled the verdict (``classes: keras.layers.Dense``, a rule id)."""
     lambda_analysis: LambdaAnalysis | None = None
     """For a lambda node under an ``analyze`` policy: the static analysis behind the verdict."""
+    registered_name: str | None = None
+    """The node's ``registered_name`` (a ``package>Name`` marks a custom object)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 The runtime guard refuses every import outside this set while a model is built. It has two
 parts, both data:
 
-* the modules the policy names (class and function tables, lambda roots) and their parent
+* the modules the policy names (class and function tables, lambda roots, ``[[custom]]``
+  entries) and their parent
   packages, minus modules a deny rule covers entirely (importing a package runs its
   ``__init__`` first, so parents come with every module);
 * what a benign load really imports once Keras is imported and the backend is warmed up:
@@ -31,7 +32,8 @@ def _with_parents(module: str) -> Iterable[str]:
 
 def policy_modules(policy: Policy) -> frozenset[str]:
     """Modules the policy names, with their parent packages, except fully denied ones."""
-    named = {*policy.classes, *policy.functions, *policy.lambdas.roots.values()}
+    named = {*policy.classes, *policy.functions, *policy.lambdas.roots.values(),
+             *(entry.module for entry in policy.custom.values())}
     modules = {parent for module in named for parent in _with_parents(module)}
     denied = {m for m in modules for rule in policy.deny
               if rule.names is None and rule.covers_module(m)}

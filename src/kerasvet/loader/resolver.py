@@ -15,7 +15,9 @@ its own tables. The resolver works with that order instead of against it:
   other module it would refuse. A node naming an allowed non-Keras pair (a user's own layer,
   or whatever a weakened policy lists) is bound here, from the policy's table only: the
   module the policy names is imported, the name looked up, and the node is pointed at a
-  fresh key in the scope. Nothing the policy does not list is ever imported.
+  fresh key in the scope. A node allowed by a ``[[custom]]`` entry is bound the same way to
+  the entry's ``object`` (never to whatever a registry holds under its registered name).
+  Nothing the policy does not list is ever imported.
 * **Process-wide registry.** ``get_custom_objects()`` beats Keras' tables, so a registration
   under a name the config uses would substitute the class the policy allowed. Such a
   collision refuses the load (KV601) instead of silently building something else.
@@ -39,6 +41,7 @@ from kerasvet.findings import Finding, Location, Rule
 from kerasvet.loader.model import CustomObjectNotAllowed
 from kerasvet.loader.rules import LAMBDA_NOT_REBUILT, REGISTRY_SHADOWS_NAME, UNRESOLVABLE
 from kerasvet.policy import Policy
+from kerasvet.policy.model import CustomKind, CustomObject
 from kerasvet.tree import NodeKind
 
 if TYPE_CHECKING:
@@ -155,9 +158,24 @@ def _describe(obj: object) -> str:
     return f"{module}.{qualname}" if module else str(qualname)
 
 
+def _entry_object(entry: CustomObject) -> object:
+    """Import a ``[[custom]]`` entry's module and walk its qualname to the object, checking
+    that it is the kind of object the entry says (a class, or a plain callable)."""
+    target: object = importlib.import_module(entry.module)
+    for part in entry.qualname.split("."):
+        target = getattr(target, part)
+    is_class = isinstance(target, type)
+    if entry.kind is CustomKind.CLASS and not is_class:
+        raise TypeError(f"{entry.object_path} is a {type(target).__name__}, not a class")
+    if entry.kind is CustomKind.FUNCTION and (is_class or not callable(target)):
+        raise TypeError(f"{entry.object_path} is not a function")
+    return target
+
+
 def _policy_object(policy: Policy, obj: object) -> bool:
     """Whether ``obj`` is a class or function the policy allows, by its own
-    ``(module, qualname)`` or as the very object a policy pair names in an imported module."""
+    ``(module, qualname)`` (in the tables or as a ``[[custom]]`` entry's object) or as the very
+    object a policy pair names in an imported module."""
     module = getattr(obj, "__module__", None)
     qualname = getattr(obj, "__qualname__", None)
     is_class = isinstance(obj, type)
@@ -165,6 +183,11 @@ def _policy_object(policy: Policy, obj: object) -> bool:
         if is_class and policy.allows_class(module, qualname):
             return True
         if not is_class and callable(obj) and policy.allows_function(module, qualname):
+            return True
+        wanted = CustomKind.CLASS if is_class else CustomKind.FUNCTION
+        if (is_class or callable(obj)) and any(
+                (entry.module, entry.qualname, entry.kind) == (module, qualname, wanted)
+                for entry in policy.custom.values()):
             return True
     name = getattr(obj, "__name__", None)
     if not isinstance(name, str):
@@ -247,16 +270,46 @@ class _Planner:
         self.lambdas.append(PendingLambda(analysis=analysis, key=key, container=container,
                                           slot=slot, in_place=in_place))
 
+    def custom_node(self, decision: Decision, node: dict[str, object],
+                    entry: CustomObject) -> None:
+        """Bind a node the audit allowed through a ``[[custom]]`` entry to that entry's
+        object; Keras looks the fresh key up in the scope, before any registry."""
+        try:
+            obj = _entry_object(entry)
+        except Exception as exc:  # ImportError, AttributeError, TypeError, the module's own
+            self.refuse(decision, UNRESOLVABLE,
+                        f"custom object {entry.registered_name!r} -> {entry.object_path} "
+                        f"({entry.source}) cannot be bound ({type(exc).__name__}: {exc})")
+            return
+        key = self.key("custom")
+        node["registered_name"] = key
+        if decision.kind is NodeKind.FUNCTION:
+            node["config"] = key
+        self.scope[key] = obj
+
     def object_node(self, decision: Decision, root: object) -> None:
-        """Bind a non-Keras class or function node from the policy's table."""
+        """Bind a ``[[custom]]`` node to its entry, or a non-Keras class or function node
+        from the policy's table."""
         module = decision.module
-        if module is None or keras_resolves(module):
+        function = decision.kind is NodeKind.FUNCTION
+        node = _value(root, decision.pointer) if function else None
+        registered = decision.registered_name
+        if function and isinstance(node, dict) and isinstance(node.get("config"), str) \
+                and ">" in str(node["config"]):
+            registered = str(node["config"])  # Keras' spelling of a registered function
+        entry = self.policy.custom_object(registered) if registered and ">" in registered \
+            else None
+        if entry is None and (module is None or keras_resolves(module)):
             return  # legacy nodes and keras.* names: Keras' own tables
-        node = _value(root, decision.pointer)
+        if node is None:
+            node = _value(root, decision.pointer)
         if not isinstance(node, dict):
             self.refuse(decision, UNRESOLVABLE, "the node cannot be found in the private copy")
             return
-        function = decision.kind is NodeKind.FUNCTION
+        if entry is not None:
+            self.custom_node(decision, node, entry)
+            return
+        assert module is not None
         name = node.get("config") if function else decision.class_name
         allowed = isinstance(name, str) and (
             self.policy.allows_function(module, name) if function

@@ -162,7 +162,11 @@ def test_exact_allow_in_a_child_wins_over_a_broad_deny(tmp_path: Path, default_p
     node = {"module": "keras.utils", "class_name": "Sequence", "registered_name": None,
             "config": {}}
     assert denying(audit_artifact(node, default_policy)) == {("KV302", "")}
-    assert denying(audit_artifact(node, policy)) == set()
+    report = audit_artifact(node, policy)
+    assert denying(report) == set()
+    (decision,) = report.decisions
+    assert decision.rule == (f"classes: keras.utils.Sequence (exact allow at "
+                             f"{path.resolve()}:5, over a broad deny rule)")
     assert "class keras.utils.Sequence allowed over module_prefix = keras.utils" in \
         render_policy(policy)
 

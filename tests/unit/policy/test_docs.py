@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
+from kerasvet.policy import load_policy
 from kerasvet.policy.check import check_policies
+from kerasvet.policy.testing import run_policy_tests
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "policies.md"
 BLOCKS = re.findall(r"```toml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
@@ -15,6 +18,11 @@ BLOCKS = re.findall(r"```toml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DO
 
 def test_the_page_has_snippets():
     assert len(BLOCKS) >= 3
+    # Every constraint key of the language appears in a valid, tested snippet.
+    valid = "\n".join(b for b in BLOCKS if b.startswith("# valid"))
+    for key in ("types", "pattern", "max_items", "nodes", "max_parameters", "[remove",
+                "extends", "[[custom]]", "[[tests]]"):
+        assert key in valid, key
 
 
 @pytest.mark.parametrize("block", BLOCKS)
@@ -26,6 +34,13 @@ def test_snippet(tmp_path, block):
     problems = check_policies([path])
     if block.startswith("# valid"):
         assert problems == ()
+        # A snippet's own [[tests]] show what it does; they must hold (artifact cases
+        # name files relative to the page's readers, so only inline configs run here).
+        policy = load_policy(path)
+        inline = tuple(t for t in policy.tests if t.artifact is None)
+        results = run_policy_tests(dataclasses.replace(policy, tests=inline))
+        failed = [str(r) for r in results if not r.passed]
+        assert failed == []
     else:
         assert block.startswith("# invalid")
         (problem,) = problems

@@ -71,6 +71,8 @@ RULES: tuple[Rule, ...] = (
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _REGISTERED = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.\-]*>)?[A-Za-z_][A-Za-z0-9_]*")
+_PACKAGED = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*>[A-Za-z_][A-Za-z0-9_]*")
+"""``package>name``: how Keras writes a registered function in a function node's config."""
 
 NUMERIC_DTYPES = frozenset(
     {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -138,7 +140,7 @@ def check_class(node: Node, policy: Policy) -> tuple[list[Finding], str]:
         or node.module is None or not policy.allows_class(node.module, name)
     ):
         # A built-in pair with a foreign registered name falls through to KV305 below.
-        return _custom(node, name, CustomKind.CLASS, policy)
+        return _custom(node, registered, name, CustomKind.CLASS, policy)
     if node.module is None:
         modules = policy.legacy_class_modules(name)
         if not modules:
@@ -154,20 +156,30 @@ def check_class(node: Node, policy: Policy) -> tuple[list[Finding], str]:
             f"class {node.module}.{name} is not in the policy's allowed classes",
             value=f"{node.module}.{name}",
         )], CLASS_NOT_ALLOWED.id
-    return _registered_name(node, name, "class") or ([], f"classes: {node.module}.{name}")
+    return _registered_name(node, name, "class") or (
+        [], _allowed_by("classes", node.module, name, DenyKind.CLASS, policy))
 
 
 def check_function(node: Node, policy: Policy) -> tuple[list[Finding], str]:
-    """Judge a function node: the name lives in ``config``, the module in ``module``."""
+    """Judge a function node: the name lives in ``config``, the module in ``module``.
+
+    Keras writes a registered function as ``{"module": "builtins", "config": "pkg>name",
+    "registered_name": "function"}`` and resolves that config string through its registries,
+    so such a node is judged against ``[[custom]]`` by the config string.
+    """
     findings = list(_identifier_findings(node))
     name = node.config
     assert isinstance(name, str)  # the tree's schema check guarantees it
-    if not _plain(name, _IDENT):
+    packaged = _plain(name, _PACKAGED) and node.registered_name in (None, "", "function")
+    if not packaged and not _plain(name, _IDENT):
         findings.append(Finding.of(NON_ASCII_IDENTIFIER, node.location,
                                    f"function name {name!r} is not a plain ASCII identifier",
                                    value=name))
     if findings:
         return findings, NON_ASCII_IDENTIFIER.id
+    if packaged:
+        return _custom(node, name, name.rpartition(">")[2], CustomKind.FUNCTION, policy,
+                       module=None)
     denied = _denial(node, name, DenyKind.FUNCTION, policy)
     if denied is not None:
         return denied
@@ -176,14 +188,22 @@ def check_function(node: Node, policy: Policy) -> tuple[list[Finding], str]:
         policy.custom_object(registered) is not None
         or node.module is None or not policy.allows_function(node.module, name)
     ):
-        return _custom(node, name, CustomKind.FUNCTION, policy)
+        return _custom(node, registered, name, CustomKind.FUNCTION, policy)
     if node.module is None or not policy.allows_function(node.module, name):
         shown = f"{node.module}.{name}" if node.module else name
         return [Finding.of(FUNCTION_NOT_ALLOWED, node.location,
                            f"function {shown} is not in the policy's allowed functions",
                            value=shown)], FUNCTION_NOT_ALLOWED.id
     return _registered_name(node, name, "function") or (
-        [], f"functions: {node.module}.{name}")
+        [], _allowed_by("functions", node.module, name, DenyKind.FUNCTION, policy))
+
+
+def _allowed_by(table: str, module: str, name: str, kind: DenyKind, policy: Policy) -> str:
+    """The decision's rule for an allowed pair, naming the exception when the pair is
+    allowed over a broad deny rule (so the decision log shows the override)."""
+    exception = policy.deny_exception(module, name, kind) if policy.deny_exceptions else None
+    suffix = f" (exact allow at {exception}, over a broad deny rule)" if exception else ""
+    return f"{table}: {module}.{name}{suffix}"
 
 
 def custom_snippet(registered_name: str, module: str | None, name: str,
@@ -196,17 +216,21 @@ def custom_snippet(registered_name: str, module: str | None, name: str,
     return "\n".join(lines)
 
 
-def _custom(node: Node, name: str, kind: CustomKind,
-            policy: Policy) -> tuple[list[Finding], str]:
-    """Judge a node carrying a ``package>Name`` registered name against ``[[custom]]``."""
-    registered = node.registered_name
-    assert registered is not None
+def _custom(node: Node, registered: str, name: str, kind: CustomKind, policy: Policy,
+            module: str | bool | None = True) -> tuple[list[Finding], str]:
+    """Judge a node carrying a ``package>Name`` registered name against ``[[custom]]``.
+
+    ``module`` is the module to compare with the entry's: the node's own (``True``), or
+    ``None`` where Keras writes no defining module (``builtins`` for registered functions).
+    """
+    node_module = node.module if module is True else module
+    assert node_module is None or isinstance(node_module, str)
     not_allowed = CLASS_NOT_ALLOWED if kind is CustomKind.CLASS else FUNCTION_NOT_ALLOWED
     entry = policy.custom_object(registered)
     if entry is None:
         what = "class" if kind is CustomKind.CLASS else "function"
-        where = f" from module {node.module}" if node.module else ""
-        snippet = custom_snippet(registered, node.module, name, kind)
+        where = f" from module {node_module}" if node_module else ""
+        snippet = custom_snippet(registered, node_module, name, kind)
         return [Finding.of(
             not_allowed, node.location,
             f"custom object {registered!r} ({what} {name}{where}) is not in the policy; "
@@ -220,8 +244,8 @@ def _custom(node: Node, name: str, kind: CustomKind,
     disagreements = []
     if entry.kind is not kind:
         disagreements.append(f"the entry is a {entry.kind.value}, the node a {kind.value}")
-    if node.module is not None and node.module != entry.module:
-        disagreements.append(f"module {node.module!r} is not the entry's {entry.module!r}")
+    if node_module is not None and node_module != entry.module:
+        disagreements.append(f"module {node_module!r} is not the entry's {entry.module!r}")
     if name != entry.name:
         label = "class_name" if kind is CustomKind.CLASS else "function name"
         disagreements.append(f"{label} {name!r} is not the entry's {entry.name!r}")

@@ -252,7 +252,7 @@ def check_arguments(
         tables = None
     findings = []
     for target, table in constraints_for(node, policy) if tables is None else tables:
-        for argument in table.keys() & config.keys():
+        for argument in [a for a in table if a in config]:  # table order: deterministic
             constraint = table[argument]
             value = config[argument]
             if _obviously_fine(value, constraint):

@@ -81,7 +81,7 @@ def check_dimensions(node: Node, policy: Policy) -> list[Finding]:
     places: list[tuple[str, str, object]] = []  # (section, key, value)
     config = node.config
     if type(config) is dict:
-        places.extend(("config", k, config[k]) for k in config.keys() & SIZE_ARGUMENTS)
+        places.extend(("config", k, config[k]) for k in config if k in SIZE_ARGUMENTS)
     build = node.raw.get("build_config")
     if type(build) is dict:
         places.extend(("build_config", k, v) for k, v in build.items())
