@@ -406,12 +406,6 @@ class _Pool:
                     break
         return tuple(taken)
 
-    def take_under(self, pointer: str) -> tuple[Finding, ...]:
-        taken = tuple(f for f in self.left if f.location.pointer is not None and (
-            f.location.pointer == pointer or f.location.pointer.startswith(pointer + "/")))
-        self.left = [f for f in self.left if f not in taken]
-        return taken
-
 
 def _argument_steps(node: Node, policy: Policy, found: list[Finding],
                     steps: list[TraceStep]) -> None:

@@ -65,6 +65,8 @@ def test_trace_agrees_with_the_engine_on_every_node(path, default_policy):
             assert (settling.rule, settling.outcome) == (decision.rule, Outcome.MATCHED), where
         explained = Counter(f for step in trace.steps for f in step.findings)
         assert explained == Counter(decision.findings), where
+        # A step that says "broken" shows the engine's finding for it; none says so idly.
+        assert all(s.findings for s in trace.steps if s.outcome is Outcome.BROKEN), where
         if decision.verdict is Verdict.ALLOW:
             assert not [s for s in trace.steps if any(f.denies for f in s.findings)], where
     assert not CANARY.exists()
