@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,9 +16,11 @@ from kerasvet.baseline import Baseline, baseline_from_report, load_baseline, ren
 from kerasvet.catalogue import RULES
 from kerasvet.config import ConfigError, ExcludePattern, FailOn, check_docs_base, load_config
 from kerasvet.errors import KerasvetError, PolicyViolation
+from kerasvet.policy import Policy
 from kerasvet.report.formats import FORMATS, OutputFormat
 from kerasvet.report.model import RenderOptions, Report
 from kerasvet.report.summary import exit_code
+from kerasvet.report.text import printable, printable_lines
 from kerasvet.scan import Progress, default_jobs, scan
 
 __all__ = ["main"]
@@ -51,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--output", type=Path, metavar="FILE",
                        help="write the report here instead of standard output")
     audit.add_argument("--show-allowed", action="store_true",
-                       help="list every node's decision, allowed ones included")
+                       help="list every node's decision, allowed ones included (text and "
+                            "JSON; SARIF, GitHub and JUnit carry findings only)")
     audit.add_argument("--fail-on", default=None, choices=[f.value for f in FailOn],
                        help="lowest severity that makes the run exit 1 (default: high)")
     audit.add_argument("--baseline", type=Path, metavar="FILE",
@@ -79,12 +83,20 @@ def _parser() -> argparse.ArgumentParser:
         "explain", help="show, for a person, how each lambda (or one node) was judged",
         description="Prints every serialized lambda with its reconstructed source, the "
                     "CPython versions whose reading survived and the reasons for the verdict; "
-                    "with --node, the decision and findings of one node.",
+                    "with --node, every rule considered for that node in the engine's order "
+                    "(deny rules, allow entries, [[custom]], each argument constraint, names, "
+                    "sizes, lambda analysis, whole-model findings), each with its outcome and "
+                    "the policy's file:line, then the verdict and the rule that settled it. "
+                    "Exit 0 when the artifact is allowed, 1 denied, 2 for a bad path, pointer "
+                    "or policy.",
     )
     explain.add_argument("path", metavar="PATH", type=Path)
     explain.add_argument("--policy", default="default", metavar="NAME|FILE")
     explain.add_argument("--node", metavar="POINTER",
-                         help="the JSON pointer of one node, e.g. /config/layers/2")
+                         help="the JSON pointer of one node, e.g. /config/layers/2 (or "
+                              "member#pointer as reports print it)")
+    explain.add_argument("--format", default="text", choices=["text", "json"],
+                         help="output format")
     load = commands.add_parser(
         "load", help="load a model through the safe path and print its summary",
         description="Audits the artifact, then builds it with Keras under the runtime guard "
@@ -174,45 +186,64 @@ def _policy(args: argparse.Namespace) -> int:
     raise KerasvetError(f"unknown policy action {args.policy_command!r}")
 
 
+def _explain_node(args: argparse.Namespace, policy: Policy) -> int:
+    from kerasvet.explain import PolicySources, explain_node, trace_lines, traces_to_dict
+
+    explained = explain_node(args.path, policy, args.node)
+    sources = PolicySources.read(policy)
+    if args.format == "json":
+        data = traces_to_dict(explained, policy, sources)
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        from rich.console import Console  # only `explain` draws; `audit` starts without rich
+
+        console = Console(highlight=False, soft_wrap=True)
+        report = explained.report
+        console.print(f"{printable(report.path)}: {'ALLOWED' if report.allowed else 'DENIED'} "
+                      f"under policy {policy.name}", markup=False)
+        for trace in explained.traces:
+            for line, style in trace_lines(trace, sources):
+                console.print(line, style=style, markup=False)
+    return EXIT_OK if explained.report.allowed else EXIT_DENIED
+
+
 def _explain(args: argparse.Namespace) -> int:
     policy = resolve_policy(args.policy)
     if not args.path.exists():
-        raise KerasvetError(f"no such file or directory: {args.path}")
-    from rich.console import Console  # only `explain` draws; `audit` starts without rich
-    from rich.syntax import Syntax
-
+        raise KerasvetError(f"no such file or directory: {printable(str(args.path))}")
+    if args.node is not None:
+        return _explain_node(args, policy)
     report = audit_many([str(args.path)], policy)
     (artifact,) = report.artifacts
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(f"{artifact.path}: {'ALLOWED' if artifact.allowed else 'DENIED'} "
-                  f"under policy {report.policy_name}", markup=False)
-    if args.node is not None:
-        matches = [d for d in artifact.decisions if d.pointer == args.node]
-        if not matches:
-            raise KerasvetError(f"no node at {args.node!r}; nodes are dicts with class_name")
-        for decision in matches:
-            console.print(f"node {decision.member}#{decision.pointer} "
-                          f"{decision.module or '-'}.{decision.class_name} "
-                          f"layer={decision.layer!r}: {decision.verdict.value} "
-                          f"by {decision.rule}", markup=False)
-            for finding in decision.findings:
-                console.print(f"  {finding.rule.id} {finding.severity.label}: "
-                              f"{finding.message}", markup=False)
+    if args.format == "json":
+        from kerasvet.report.json_format import report_to_dict
+
+        artifacts = report_to_dict(report)["artifacts"]
+        assert isinstance(artifacts, list)
+        sys.stdout.write(json.dumps({"path": artifact.path, "verdict": artifact.verdict.value,
+                                     "lambdas": artifacts[0]["lambdas"]}, indent=2) + "\n")
         return EXIT_OK if artifact.allowed else EXIT_DENIED
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"{printable(artifact.path)}: {'ALLOWED' if artifact.allowed else 'DENIED'} "
+                  f"under policy {report.policy_name}", markup=False)
     if not artifact.lambdas:
         console.print("no serialized lambdas in this artifact", markup=False)
     for record in artifact.lambdas:
-        console.print(f"lambda at {record.member}#{record.pointer} (layer {record.layer!r}): "
-                      f"{record.verdict.value} by {record.rule}", markup=False)
+        console.print(printable(f"lambda at {record.member}#{record.pointer} (layer "
+                                f"{record.layer!r}): {record.verdict.value} by {record.rule}"),
+                      markup=False)
         console.print(f"  CPython readings: {', '.join(record.versions) or 'none survived'}",
                       markup=False)
         if record.source is not None:
-            console.print(Syntax(record.source, "python", theme="ansi_dark",
-                                 background_color="default"))
+            console.print(Syntax(printable_lines(record.source, ""), "python",
+                                 theme="ansi_dark", background_color="default"))
         else:
             console.print("  (no source: the bytecode could not be lifted)", markup=False)
         for reason in record.reasons:
-            console.print(f"  - {reason}", markup=False)
+            console.print(f"  - {printable_lines(reason, '    ')}", markup=False)
     return EXIT_OK if artifact.allowed else EXIT_DENIED
 
 

@@ -1,5 +1,11 @@
 """Human text output: per finding the layer, pointer, offending value, rule and what to do,
-then a summary table of the run."""
+then a summary table of the run.
+
+Layer names, pointers, zip member names and file names are written by whoever made the
+artifact, and this text goes to terminals and CI logs: every such string passes through
+``printable`` so an escape sequence cannot recolour the screen, move the cursor or start a
+fake line of the report.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from kerasvet.report.model import (
 )
 from kerasvet.report.summary import Summary, summarize
 
-__all__ = ["render_text"]
+__all__ = ["printable", "printable_lines", "render_text"]
 
 _SKIP_WORDS: Mapping[SkipReason, str] = MappingProxyType({
     SkipReason.SYMLINK: "symbolic link(s), not followed",
@@ -26,6 +32,28 @@ _SKIP_WORDS: Mapping[SkipReason, str] = MappingProxyType({
 })
 _LISTED = (SkipReason.SYMLINK, SkipReason.SPECIAL)
 """Skips worth naming one by one; the others are only counted."""
+
+
+def _escape(character: str) -> str:
+    code = ord(character)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal could act on spelled as a Python escape:
+    controls (ESC, CR, newline), format characters (bidi overrides, zero widths) and other
+    separators; printable text, non-ASCII letters included, is left as it is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def printable_lines(text: str, indent: str) -> str:
+    """A multi-line message (a finding's paste-ready snippet): each line made printable,
+    lines after the first indented so they cannot pass for the report's own lines."""
+    return f"\n{indent}".join(printable(line) for line in text.split("\n"))
 
 
 def _tag(item: Triaged, report: Report) -> str:
@@ -45,11 +73,11 @@ def _finding_lines(item: Triaged, report: Report) -> list[str]:
     if where.detail:
         place += f" ({where.detail})"
     head = (f"  {finding.severity.label.upper():8} {finding.rule.id} {finding.rule.slug}"
-            f"{_tag(item, report)}")
-    lines = [head, f"           at {place}"]
+            f"{printable(_tag(item, report))}")
+    lines = [head, f"           at {printable(place)}"]
     if where.layer:
-        lines.append(f"           layer: {where.layer}")
-    lines.append(f"           {finding.message}")
+        lines.append(f"           layer: {printable(where.layer)}")
+    lines.append(f"           {printable_lines(finding.message, ' ' * 11)}")
     if finding.value is not None:
         lines.append(f"           value: {finding.value}")
     lines.append(f"           fix: {finding.rule.remediation}")
@@ -60,20 +88,21 @@ def _finding_lines(item: Triaged, report: Report) -> list[str]:
 def _artifact_lines(artifact: ArtifactReport, report: Report, show_allowed: bool) -> list[str]:
     verdict = "ALLOWED" if artifact.allowed else "DENIED"
     nodes = len(artifact.decisions)
-    lines = [f"{artifact.path}: {verdict} ({artifact.format.value}, {nodes} nodes, "
+    lines = [f"{printable(artifact.path)}: {verdict} ({artifact.format.value}, {nodes} nodes, "
              f"{len(artifact.findings)} findings)"]
     for item in artifact.triaged(report.fail_on):
         lines.extend(_finding_lines(item, report))
     for record in artifact.lambdas:
         versions = ", ".join(record.versions) or "none"
-        lines.append(f"  lambda at {record.member}#{record.pointer}: {record.verdict.value} "
-                     f"[{record.rule}] (CPython {versions})")
+        lines.append(f"  lambda at {printable(f'{record.member}#{record.pointer}')}: "
+                     f"{record.verdict.value} [{record.rule}] (CPython {versions})")
         if record.source is not None:
-            lines.append(f"           {record.source}")
+            lines.append(f"           {printable_lines(record.source, ' ' * 11)}")
     if show_allowed:
         for decision in artifact.decisions:
-            lines.append(f"  {decision.verdict.value:5} {decision.member}#{decision.pointer} "
-                         f"{decision.module or '-'}.{decision.class_name} [{decision.rule}]")
+            node = f"{decision.member}#{decision.pointer} {decision.module or '-'}." \
+                f"{decision.class_name} [{decision.rule}]"
+            lines.append(f"  {decision.verdict.value:5} {printable(node)}")
     return lines
 
 
@@ -104,12 +133,12 @@ def render_text(report: Report, options: RenderOptions | None = None) -> str:
     for artifact in report.artifacts:
         lines.extend(_artifact_lines(artifact, report, show_allowed))
     for error in report.errors:
-        lines.append(f"{error.path}: ERROR {error.message}")
+        lines.append(f"{printable(error.path)}: ERROR {printable(error.message)}")
     for reason in _LISTED:
         named = [s.path for s in report.skipped if s.reason is reason]
         if named:
             lines.append(f"skipped {len(named)} {_SKIP_WORDS[reason]}:")
-            lines.extend(f"  {path}" for path in named)
+            lines.extend(f"  {printable(path)}" for path in named)
     for reason in SkipReason:
         count = sum(1 for s in report.skipped if s.reason is reason)
         if count and reason not in _LISTED:
