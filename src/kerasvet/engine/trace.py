@@ -383,7 +383,10 @@ def _constraint_text(constraint: ArgumentConstraint) -> str:
         if value is None or value == field.default:
             continue
         if isinstance(value, frozenset):
-            value = "|".join(sorted(value))
+            listed = sorted(value)
+            # Long lists (initializer sets) stay readable; `policy show` prints them whole.
+            value = "|".join(listed) if len(listed) <= 4 else \
+                f"{len(listed)} entries ({'|'.join(listed[:3])}|...)"
         elif isinstance(value, tuple):
             value = list(value)
         parts.append(f"{field.name}={value}")
