@@ -69,6 +69,12 @@ def test_shipped_policies_validate(name):
         'name = "x"\n[classes]\n"keras..layers" = ["Dense"]\n',
         'name = "x"\n[names]\nshapes = ["x"]\n',
         'description = "no name"\n',
+        'name = "x"\n[remove]\nclass = ["x"]\n',
+        'name = "x"\n[remove.lambdas]\nmode = ["deny"]\n',
+        'name = "x"\n[remove]\ncustom = ["NotRegistered"]\n',
+        'name = "x"\n[arguments."*".name]\nmax_items = -1\n',
+        'name = "x"\n[arguments."*".kernel_initializer]\nnodes = ["Zeros"]\n',
+        'name = "x"\n[arguments."*".name]\npattern = 3\n',
     ],
 )
 def test_malformed_policies_fail_schema_and_loader(tmp_path, text):
