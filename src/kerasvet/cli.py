@@ -366,14 +366,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "policy":
             return _policy(args)
         return _rules()
+    # Messages quote artifact content and file names: escape what a terminal would act on.
     except PolicyViolation as exc:
-        sys.stderr.write(f"{exc}\n")
+        sys.stderr.write(f"{printable_lines(str(exc), '')}\n")
         return EXIT_DENIED
     except KerasvetError as exc:
-        sys.stderr.write(f"kerasvet: error: {exc}\n")
+        sys.stderr.write(f"kerasvet: error: {printable_lines(str(exc), '  ')}\n")
         return EXIT_USAGE
     except OSError as exc:
-        sys.stderr.write(f"kerasvet: error: {exc.strerror or exc}: {exc.filename or ''}\n")
+        where = printable(str(exc.filename or ""))
+        sys.stderr.write(f"kerasvet: error: {exc.strerror or exc}: {where}\n")
         return EXIT_USAGE
 
 

@@ -151,3 +151,13 @@ def test_load_refuses_a_denied_model(capsys):
 def test_load_missing_path_exits_2(capsys, tmp_path):
     assert main(["load", str(tmp_path / "nope.keras")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_error_messages_escape_terminal_controls(capsys, tmp_path):
+    # A file name (in a scanned tree, an attacker's) with an ANSI clear-screen and a bidi
+    # override must reach the terminal spelled out, not acted on.
+    hostile = tmp_path / "model\x1b[2J\u202e.keras"
+    assert main(["audit", str(hostile)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\u202e" not in err
+    assert "\\x1b[2J" in err
