@@ -159,5 +159,6 @@ def test_error_messages_escape_terminal_controls(capsys, tmp_path):
     hostile = tmp_path / "model\x1b[2J\u202e.keras"
     assert main(["audit", str(hostile)]) == 2
     err = capsys.readouterr().err
-    assert "\x1b" not in err and "\u202e" not in err
+    assert "\x1b" not in err
+    assert "\u202e" not in err
     assert "\\x1b[2J" in err
