@@ -16,7 +16,7 @@ from kerasvet import __version__
 from kerasvet.artifact.model import Artifact, ArtifactFormat, ConfigRole
 from kerasvet.artifact.read import read_artifact
 from kerasvet.artifact.rules import AUDIT_TIMEOUT, INTERNAL_ERROR, ZIP_NO_CONFIG
-from kerasvet.engine import Decision, Evaluation, Verdict, evaluate
+from kerasvet.engine import Decision, Verdict, evaluate
 from kerasvet.errors import KerasvetError
 from kerasvet.findings import Finding, Location
 from kerasvet.limits import Deadline
@@ -87,6 +87,8 @@ def analyse_artifact(
     clock = deadline if deadline is not None else Deadline.for_limits(policy.limits)
     policy = with_lambda_cap(policy)
     findings: list[Finding] = list(artifact.findings)
+    if _timed_out(artifact.findings):
+        return _denied(artifact, path, tuple(findings))
     if not any(d.role is ConfigRole.MODEL for d in artifact.documents) and not any(
         f.denies for f in findings
     ):
@@ -94,10 +96,9 @@ def analyse_artifact(
                                    "no model config was found to audit"))
     tree = walk_documents(artifact.documents, policy.limits, clock)
     findings.extend(tree.findings)
-    if any(f.rule.id == AUDIT_TIMEOUT.id for f in tree.findings):
-        evaluation = Evaluation(decisions=(), findings=())  # out of time: judge nothing
-    else:
-        evaluation = evaluate(tree, policy, clock)
+    if _timed_out(tree.findings):
+        return _denied(artifact, path, tuple(findings))  # out of time: judge nothing
+    evaluation = evaluate(tree, policy, clock)
     for decision in evaluation.decisions:
         findings.extend(decision.findings)
     findings.extend(evaluation.findings)
@@ -114,6 +115,16 @@ def analyse_artifact(
         path=path, sha256=artifact.sha256, format=artifact.format, verdict=verdict,
         findings=tuple(findings), decisions=evaluation.decisions, lambdas=lambdas,
     )
+
+
+def _timed_out(findings: Iterable[Finding]) -> bool:
+    return any(f.rule.id == AUDIT_TIMEOUT.id for f in findings)
+
+
+def _denied(artifact: Artifact, path: str, findings: tuple[Finding, ...]) -> ArtifactReport:
+    """The report of an artifact refused before any node was judged."""
+    return ArtifactReport(path=path, sha256=artifact.sha256, format=artifact.format,
+                          verdict=Verdict.DENY, findings=findings, decisions=(), lambdas=())
 
 
 def _is_bytecode(node: Node) -> bool:
@@ -153,9 +164,7 @@ def audit_artifact(source: Source, policy: Policy) -> ArtifactReport:
     except Exception as exc:  # fail closed: a finding, never a traceback or a pass
         finding = Finding.of(INTERNAL_ERROR, Location(member="<artifact>"),
                              f"the audit failed ({type(exc).__name__}: {exc})")
-    return ArtifactReport(path=path, sha256=artifact.sha256, format=artifact.format,
-                          verdict=Verdict.DENY, findings=(*artifact.findings, finding),
-                          decisions=(), lambdas=())
+    return _denied(artifact, path, (*artifact.findings, finding))
 
 
 def audit_many(sources: Iterable[Source], policy: Policy) -> Report:
