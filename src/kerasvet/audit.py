@@ -1,18 +1,25 @@
-"""The audit pipeline: reader -> tree -> engine -> report. Never imports Keras."""
+"""The audit pipeline: reader -> tree -> engine -> report. Never imports Keras.
+
+One :class:`~kerasvet.limits.Deadline` (``max_audit_seconds``) is started per artifact and
+handed to every stage, so the wall-time cap covers the read, the walk and the engine
+together.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from kerasvet import __version__
 from kerasvet.artifact.model import Artifact, ArtifactFormat, ConfigRole
 from kerasvet.artifact.read import read_artifact
-from kerasvet.artifact.rules import INTERNAL_ERROR, ZIP_NO_CONFIG
+from kerasvet.artifact.rules import AUDIT_TIMEOUT, INTERNAL_ERROR, ZIP_NO_CONFIG
 from kerasvet.engine import Decision, Verdict, evaluate
 from kerasvet.errors import KerasvetError
 from kerasvet.findings import Finding, Location
+from kerasvet.limits import Deadline
 from kerasvet.policy import Policy, load_policy
 from kerasvet.report.model import ArtifactReport, LambdaRecord, Report
 from kerasvet.tree import Node, NodeKind, walk_documents
@@ -24,6 +31,7 @@ __all__ = [
     "audit_artifact",
     "audit_many",
     "resolve_policy",
+    "with_lambda_cap",
 ]
 
 Source = str | os.PathLike[str] | bytes | Mapping[str, object]
@@ -55,23 +63,51 @@ def _display(source: Source) -> str:
     return f"<{type(source).__name__}>"
 
 
-def analyse_artifact(artifact: Artifact, policy: Policy, path: str) -> ArtifactReport:
-    """Tree, engine and report for an artifact already read (the loader reads it itself)."""
+def with_lambda_cap(policy: Policy) -> Policy:
+    """``policy`` with ``[lambdas] max_code_chars`` set to the effective lambda code cap.
+
+    ``[limits] max_lambda_code_chars`` is the cap's name among the other caps and
+    ``[lambdas] max_code_chars`` its older spelling (see ``Limits.lambda_code_cap``); the
+    lambda analyzer reads the latter, so the resolved value is put there.
+    """
+    cap = policy.limits.lambda_code_cap(policy.lambdas.max_code_chars)
+    if cap == policy.lambdas.max_code_chars:
+        return policy
+    return replace(policy, lambdas=replace(policy.lambdas, max_code_chars=cap))
+
+
+def analyse_artifact(
+    artifact: Artifact, policy: Policy, path: str, deadline: Deadline | None = None
+) -> ArtifactReport:
+    """Tree, engine and report for an artifact already read (the loader reads it itself).
+
+    ``deadline`` is the one the read ran under; without one, the walk and the engine get
+    ``max_audit_seconds`` of their own.
+    """
+    clock = deadline if deadline is not None else Deadline.for_limits(policy.limits)
+    policy = with_lambda_cap(policy)
     findings: list[Finding] = list(artifact.findings)
+    if _timed_out(artifact.findings):
+        return _denied(artifact, path, tuple(findings))
     if not any(d.role is ConfigRole.MODEL for d in artifact.documents) and not any(
         f.denies for f in findings
     ):
         findings.append(Finding.of(ZIP_NO_CONFIG, Location(member="<artifact>"),
                                    "no model config was found to audit"))
-    tree = walk_documents(artifact.documents, policy.limits)
+    tree = walk_documents(artifact.documents, policy.limits, clock)
     findings.extend(tree.findings)
-    evaluation = evaluate(tree, policy)
+    if _timed_out(tree.findings):
+        return _denied(artifact, path, tuple(findings))  # out of time: judge nothing
+    evaluation = evaluate(tree, policy, clock)
     for decision in evaluation.decisions:
         findings.extend(decision.findings)
     findings.extend(evaluation.findings)
+    # The engine judges nodes in order; past the deadline it stops early, so the decisions
+    # may cover only a prefix of the nodes.
     lambdas = tuple(
         _lambda_record(node, decision)
-        for node, decision in zip(tree.nodes, evaluation.decisions, strict=True)
+        for node, decision in zip(tree.nodes[:len(evaluation.decisions)],
+                                  evaluation.decisions, strict=True)
         if node.kind is NodeKind.LAMBDA and _is_bytecode(node)
     )
     verdict = Verdict.DENY if any(f.denies for f in findings) else Verdict.ALLOW
@@ -79,6 +115,16 @@ def analyse_artifact(artifact: Artifact, policy: Policy, path: str) -> ArtifactR
         path=path, sha256=artifact.sha256, format=artifact.format, verdict=verdict,
         findings=tuple(findings), decisions=evaluation.decisions, lambdas=lambdas,
     )
+
+
+def _timed_out(findings: Iterable[Finding]) -> bool:
+    return any(f.rule.id == AUDIT_TIMEOUT.id for f in findings)
+
+
+def _denied(artifact: Artifact, path: str, findings: tuple[Finding, ...]) -> ArtifactReport:
+    """The report of an artifact refused before any node was judged."""
+    return ArtifactReport(path=path, sha256=artifact.sha256, format=artifact.format,
+                          verdict=Verdict.DENY, findings=findings, decisions=(), lambdas=())
 
 
 def _is_bytecode(node: Node) -> bool:
@@ -100,8 +146,9 @@ def _lambda_record(node: Node, decision: Decision) -> LambdaRecord:
 def audit_artifact(source: Source, policy: Policy) -> ArtifactReport:
     """Audit one artifact; hostile content yields findings, a missing path raises."""
     path = _display(source)
+    deadline = Deadline.for_limits(policy.limits)
     try:
-        artifact = read_artifact(source, policy.limits)
+        artifact = read_artifact(source, policy.limits, deadline)
     except KerasvetError:
         raise
     except Exception as exc:  # fail closed: a reader bug must deny, not pass or crash
@@ -111,15 +158,13 @@ def audit_artifact(source: Source, policy: Policy) -> ArtifactReport:
                               verdict=Verdict.DENY, findings=(finding,), decisions=(),
                               lambdas=())
     try:
-        return analyse_artifact(artifact, policy, path)
+        return analyse_artifact(artifact, policy, path, deadline)
     except RecursionError as exc:  # pragma: no cover - the walk is iterative; belt and braces
         finding = Finding.of(INTERNAL_ERROR, Location(member="<artifact>"), str(exc))
     except Exception as exc:  # fail closed: a finding, never a traceback or a pass
         finding = Finding.of(INTERNAL_ERROR, Location(member="<artifact>"),
                              f"the audit failed ({type(exc).__name__}: {exc})")
-    return ArtifactReport(path=path, sha256=artifact.sha256, format=artifact.format,
-                          verdict=Verdict.DENY, findings=(*artifact.findings, finding),
-                          decisions=(), lambdas=())
+    return _denied(artifact, path, (*artifact.findings, finding))
 
 
 def audit_many(sources: Iterable[Source], policy: Policy) -> Report:

@@ -1,12 +1,23 @@
-"""Resource caps. Every cap is a policy setting with a safe default, enforced while reading."""
+"""Resource caps. Every cap is a policy setting with a safe default, enforced while reading.
+
+The wall-time cap is enforced cooperatively: the audit starts one :class:`Deadline` and hands
+it down, and each reader, walk and engine loop calls :meth:`Deadline.check` at its loop
+boundaries. No signal, thread or global clock state is involved, so a library caller's own
+signal handlers and threads are untouched.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
-__all__ = ["Limits"]
+__all__ = ["NO_DEADLINE", "Deadline", "DeadlineExceeded", "Limits"]
 
 _MIB = 1024 * 1024
+_LAMBDA_CODE_CHARS = 65_536
+"""Default lambda code cap, the same under both of its spellings."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +48,77 @@ class Limits:
     """Model-wide budget of trainable parameters estimated from the config."""
     max_hdf5_objects: int = 100_000
     """Most groups, datasets and links walked in one HDF5 file."""
+    max_lambda_code_chars: int = _LAMBDA_CODE_CHARS
+    """Longest base64 ``code`` field of a serialized lambda read at all (also spelled
+    ``[lambdas] max_code_chars``; see ``lambda_code_cap`` in ``kerasvet.audit``)."""
+    max_audit_seconds: int = 60
+    """Wall time one artifact's audit may take (read, walk and engine together)."""
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
         """The setting names, as they appear in a policy's ``[limits]`` table."""
         return tuple(f.name for f in fields(cls))
+
+    def lambda_code_cap(self, lambdas_max_code_chars: int) -> int:
+        """The lambda code cap, given the older spelling ``[lambdas] max_code_chars`` too.
+
+        Both spellings name one cap and share the default, so whichever a policy changed is
+        the one that applies; when both were changed, the smaller does (the safe choice).
+        """
+        default = _LAMBDA_CODE_CHARS
+        changed = {self.max_lambda_code_chars, lambdas_max_code_chars} - {default}
+        return min(changed) if changed else default
+
+
+class DeadlineExceeded(Exception):
+    """Raised by :meth:`Deadline.check`; each pipeline stage turns it into a KV002 finding."""
+
+    def __init__(self, deadline: Deadline, stage: str) -> None:
+        super().__init__(f"the audit ran past its {deadline.seconds} s cap while {stage}")
+        self.deadline = deadline
+        self.stage = stage
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """The moment an audit must stop by, read from a monotonic clock.
+
+    Immutable and passed down explicitly, so the engine stays a function of its arguments
+    (the clock being the one input it samples). ``clock`` exists for tests that need an
+    exact elapsed time; production code always uses the default.
+    """
+
+    seconds: float
+    """The cap the deadline was started with (``max_audit_seconds``)."""
+    expires_at: float
+    """``clock()`` value after which :meth:`check` raises."""
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+    """The clock sampled: ``time.monotonic`` unless a test supplies its own."""
+
+    @classmethod
+    def start(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        """A deadline ``seconds`` from now."""
+        return cls(seconds=seconds, expires_at=clock() + seconds, clock=clock)
+
+    @classmethod
+    def for_limits(cls, limits: Limits) -> Deadline:
+        """A deadline for one audit under ``limits`` (``max_audit_seconds`` from now)."""
+        return cls.start(limits.max_audit_seconds)
+
+    @classmethod
+    def never(cls) -> Deadline:
+        """A deadline that never passes, for readers called on their own."""
+        return cls(seconds=math.inf, expires_at=math.inf)
+
+    def expired(self) -> bool:
+        """Whether the cap has been passed."""
+        return self.clock() > self.expires_at
+
+    def check(self, stage: str) -> None:
+        """Raise :class:`DeadlineExceeded` naming ``stage`` once the cap has been passed."""
+        if self.clock() > self.expires_at:
+            raise DeadlineExceeded(self, stage)
+
+
+NO_DEADLINE = Deadline.never()
+"""The default of the readers' ``deadline`` parameter: no wall-time check."""

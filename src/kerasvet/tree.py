@@ -5,7 +5,8 @@ recurses into every list and dict value (``inbound_nodes`` args, ``Lambda.argume
 ``compile_config``, dtype policies, ...). Keras 2 list-form lambdas (``function`` plus
 ``function_type``) are nodes too. The walk enforces the structural caps (depth, value
 and node counts); scalars (numbers, string lengths) were already checked by the strict parser,
-so the walk touches containers only.
+so the walk touches containers only. The wall-time deadline is sampled once per document and
+once every ``_DEADLINE_EVERY`` nodes, so checking it costs nothing measurable.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import NamedTuple
 
 from kerasvet.artifact import rules
 from kerasvet.artifact.model import ConfigDocument, ConfigRole
+from kerasvet.artifact.rules import timed_out
 from kerasvet.findings import Finding, Location, Pointer, escape_pointer_token
-from kerasvet.limits import Limits
+from kerasvet.limits import NO_DEADLINE, Deadline, DeadlineExceeded, Limits
 
 __all__ = ["CompileSection", "Grammar", "Node", "NodeKind", "Tree", "walk_documents"]
 
@@ -63,6 +65,8 @@ SPECIAL_NAMES = frozenset(
 """Marker class names Keras' deserializers special-case (Keras 3 and legacy json_utils)."""
 
 _KINDS = {"function": NodeKind.FUNCTION, "__lambda__": NodeKind.LAMBDA}
+_DEADLINE_EVERY = 256
+"""Nodes between two looks at the clock."""
 
 KERAS2_CALLABLE_KEYS = ("function", "output_shape", "mask")
 """Lambda config keys that tf.keras pairs with ``<key>_type`` and ``<key>_module``."""
@@ -161,8 +165,9 @@ def _document_grammar(value: object) -> Grammar:
 class _Walk:
     """Mutable state of one walk, private to ``walk_documents``."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, deadline: Deadline) -> None:
         self.limits = limits
+        self.deadline = deadline
         self.nodes: list[Node] = []
         self.findings: list[Finding] = []
         self.values = 0
@@ -173,10 +178,22 @@ class _Walk:
         self.findings.append(finding)
         self.stopped = True
 
+    def add_node(self, node: Node) -> bool:
+        """Keep ``node`` unless the node cap is reached (then stop with a KV205)."""
+        if len(self.nodes) >= self.limits.max_nodes:
+            self.stop(Finding.of(rules.JSON_TOO_BIG, node.location,
+                                 f"more than {self.limits.max_nodes} config nodes"))
+            return False
+        self.nodes.append(node)
+        if len(self.nodes) % _DEADLINE_EVERY == 0:
+            self.deadline.check(f"walking {node.member} at {node.pointer or '/'}")
+        return True
+
     def walk(self, document: ConfigDocument) -> None:
         limits = self.limits
         member = document.member
         root = document.value
+        self.deadline.check(f"starting to walk {member}")
         problem = None
         if not isinstance(root, dict):
             problem = f"{member} holds a JSON {type(root).__name__}, not a config object"
@@ -200,7 +217,6 @@ class _Walk:
         doc_grammar = _document_grammar(root)
         max_depth = limits.max_json_depth
         max_values = limits.max_json_values
-        max_nodes = limits.max_nodes
         # Stack entries: (value, pointer, depth, layer, argument, parent node pointer,
         # whether the value is a `layers` list entry).
         stack: list[tuple[object, str, int, str | None, str | None, str | None, bool]] = [
@@ -224,16 +240,8 @@ class _Walk:
                     node = self._node(value, member, pointer, layer, argument, parent,
                                       in_layers, doc_grammar, document.role)
                     if node is not None:
-                        if len(self.nodes) >= max_nodes:
-                            self.stop(
-                                Finding.of(
-                                    rules.JSON_TOO_BIG,
-                                    node.location,
-                                    f"more than {max_nodes} config nodes",
-                                )
-                            )
+                        if not self.add_node(node):
                             return
-                        self.nodes.append(node)
                         layer = node.layer
                         parent = pointer
                         compile_config = value.get("compile_config")
@@ -242,8 +250,8 @@ class _Walk:
                                 member, Pointer(f"{pointer}/compile_config"), compile_config))
                     if value.get("class_name") in ("Lambda",) and isinstance(
                         value.get("config"), dict
-                    ):
-                        self._keras2_lambdas(value, member, pointer, layer)
+                    ) and not self._keras2_lambdas(value, member, pointer, layer):
+                        return
                 self.values += len(value)
                 child_depth = depth + 1
                 for key, child in reversed(value.items()):
@@ -358,14 +366,18 @@ class _Walk:
 
     def _keras2_lambdas(
         self, value: dict[str, object], member: str, pointer: str, layer: str | None
-    ) -> None:
-        """tf.keras Lambda: ``function`` / ``output_shape`` / ``mask`` with ``*_type`` keys."""
+    ) -> bool:
+        """tf.keras Lambda: ``function`` / ``output_shape`` / ``mask`` with ``*_type`` keys.
+
+        These nodes count against ``max_nodes`` like any other; ``False`` when the cap stops
+        the walk.
+        """
         config = value["config"]
         assert isinstance(config, dict)
         for key in KERAS2_CALLABLE_KEYS:
             if f"{key}_type" not in config:
                 continue
-            self.nodes.append(
+            kept = self.add_node(
                 Node(
                     member=member,
                     pointer=Pointer(_pointer(f"{pointer}/config", key)),
@@ -382,13 +394,24 @@ class _Walk:
                     in_layer_list=False,
                 )
             )
+            if not kept:
+                return False
+        return True
 
 
-def walk_documents(documents: tuple[ConfigDocument, ...], limits: Limits) -> Tree:
-    """Walk every document of an artifact once, in order, under one set of caps."""
-    state = _Walk(limits)
+def walk_documents(
+    documents: tuple[ConfigDocument, ...], limits: Limits, deadline: Deadline = NO_DEADLINE
+) -> Tree:
+    """Walk every document of an artifact once, in order, under one set of caps.
+
+    Running past ``deadline`` stops the walk with a KV002 at the document being walked.
+    """
+    state = _Walk(limits, deadline)
     for document in documents:
-        state.walk(document)
+        try:
+            state.walk(document)
+        except DeadlineExceeded as exc:
+            state.stop(timed_out(exc, Location(member=document.member)))
         if state.stopped:
             break
     return Tree(nodes=tuple(state.nodes), findings=tuple(state.findings),

@@ -22,7 +22,7 @@ from kerasvet.artifact.json_strict import parse_json_document
 from kerasvet.artifact.model import ConfigDocument, ConfigRole
 from kerasvet.artifact.sniff import HDF5_MAGIC, MemoryFile, describe_error
 from kerasvet.findings import Finding, Location, Pointer, Rule
-from kerasvet.limits import Limits
+from kerasvet.limits import NO_DEADLINE, Deadline, DeadlineExceeded, Limits
 
 __all__ = [
     "ARTIFACT",
@@ -140,9 +140,10 @@ def _declared_bytes(dataset: Any) -> int:
 class _Walk:
     """The state of one walk: findings so far and the object budget left."""
 
-    def __init__(self, member: str, limits: Limits) -> None:
+    def __init__(self, member: str, limits: Limits, deadline: Deadline) -> None:
         self.member = member
         self.limits = limits
+        self.deadline = deadline
         self.findings: list[Finding] = []
         self.visited = 0
         self.stopped = False
@@ -184,6 +185,7 @@ class _Walk:
         stack: list[tuple[str, Any]] = [("/", root)]
         while stack and not self.stopped:
             path, group = stack.pop()
+            self.deadline.check(f"walking {self.member} at {path}")
             try:
                 self.attributes(group, path)
                 count = len(group)
@@ -316,9 +318,20 @@ def global_heap_problem(data: bytes | memoryview) -> tuple[int, str] | None:
     as ``model_config``) spins forever inside C code that no signal can interrupt. Each
     ``GCOL`` collection is walked here the same way first, with a bound on the steps.
     """
+    return _scan_global_heaps(data)[0]
+
+
+def _scan_global_heaps(data: bytes | memoryview) -> tuple[tuple[int, str] | None, int]:
+    """The endless-loop problem of :func:`global_heap_problem`, and the largest object.
+
+    Variable-length strings (``model_config`` among them) live in global heap objects, and
+    HDF5 allocates an object's declared size to read it; the largest one bounds what reading
+    any such string costs, before it is read.
+    """
     buf = memoryview(data).cast("B")
     length = _lengths_size(buf)
     header = 8 + length
+    largest = 0
     for match in _GCOL.finditer(buf):
         start = match.start()
         size = int.from_bytes(buf[start + 8 : start + header], "little")
@@ -333,26 +346,32 @@ def global_heap_problem(data: bytes | memoryview) -> tuple[int, str] | None:
             declared = int.from_bytes(buf[position + 8 : position + header], "little")
             need = header + -(-declared // 8) * 8 if index else declared
             if need == 0 or need >= 1 << 63 or steps > _MAX_HEAP_STEPS:
-                return start, (
+                return (start, (
                     f"the global heap collection at offset {start} has a malformed object "
                     f"record at offset {position}, which the HDF5 library would loop over "
                     "forever"
-                )
+                )), largest
+            if index and declared <= size:
+                largest = max(largest, declared)
             position += need
-    return None
+    return None, largest
 
 
-def _walk(file: Any, member: str, limits: Limits) -> tuple[list[Finding], frozenset[str]]:
+def _walk(
+    file: Any, member: str, limits: Limits, deadline: Deadline
+) -> tuple[list[Finding], frozenset[str]]:
     """Walk the whole file; also return the root group's attribute names."""
     root = h5g.open(file.id, b"/")
-    walk = _Walk(member, limits)
+    walk = _Walk(member, limits, deadline)
     walk.run(root)
     count = min(h5a.get_num_attrs(root), limits.max_hdf5_objects)
     names = frozenset(_decode(h5a.open(root, index=i).name) for i in range(count))
     return walk.findings, names
 
 
-def check_hdf5(data: bytes | memoryview, member: str, limits: Limits) -> Hdf5Check:
+def check_hdf5(
+    data: bytes | memoryview, member: str, limits: Limits, deadline: Deadline = NO_DEADLINE
+) -> Hdf5Check:
     """Open in-memory weights and walk them; a file that cannot be opened is one KV116."""
     heap = global_heap_problem(data)
     if heap is not None:
@@ -367,7 +386,9 @@ def check_hdf5(data: bytes | memoryview, member: str, limits: Limits) -> Hdf5Che
         )
     try:
         with h5py.File(MemoryFile(memoryview(data)), "r") as file:
-            findings, names = _walk(file, member, limits)
+            findings, names = _walk(file, member, limits, deadline)
+    except DeadlineExceeded:
+        raise
     except Exception as exc:
         return Hdf5Check(
             findings=(
@@ -383,15 +404,19 @@ def check_hdf5(data: bytes | memoryview, member: str, limits: Limits) -> Hdf5Che
     return Hdf5Check(findings=tuple(findings), root_attributes=names, opened=True)
 
 
-def _string_attribute(file: Any, name: str, findings: list[Finding]) -> bytes | str | None:
+def _string_attribute(
+    file: Any, name: str, findings: list[Finding], cap: int, largest_heap_object: int
+) -> bytes | str | None:
     """The value of a scalar string attribute of the root group, or ``None`` (with a finding
-    when it exists but is not a single string, as Keras would fail to decode it)."""
+    when it exists but is not a single string, as Keras would fail to decode it, or when
+    reading it could cost more than ``cap`` bytes)."""
     root = file.id
     key = name.encode()
     if not h5a.exists(root, key):
         return None
     attribute = h5a.open(root, key)
-    type_class = attribute.get_type().get_class()
+    string_type = attribute.get_type()
+    type_class = string_type.get_class()
     scalar = attribute.get_space().get_simple_extent_type() == h5s.SCALAR
     if type_class != h5t.STRING or not scalar:
         what = _CLASS_NAMES.get(type_class, f"class {type_class}")
@@ -401,6 +426,20 @@ def _string_attribute(file: Any, name: str, findings: list[Finding]) -> bytes | 
                 Location(member=name, pointer=Pointer("")),
                 f"{name} is {'a' if scalar else 'an array of'} {what} attribute, not one "
                 "JSON string",
+            )
+        )
+        return None
+    variable = string_type.is_variable_str()
+    size = largest_heap_object if variable else string_type.get_size()
+    if size > cap:
+        where = "the file's global heap holds a string" if variable else "it is a string"
+        findings.append(
+            Finding.of(
+                rules.TOO_LARGE,
+                Location(member=name, pointer=Pointer(""), detail="before reading"),
+                f"{name} is not read: {where} of {size} bytes, over the cap of {cap} "
+                "(`max_config_bytes`)",
+                value=size,
             )
         )
         return None
@@ -429,12 +468,17 @@ def _string_attribute(file: Any, name: str, findings: list[Finding]) -> bytes | 
     return None
 
 
-def read_legacy_hdf5(data: bytes | memoryview, limits: Limits) -> LegacyModel:
-    """Walk a legacy HDF5 model file and parse its ``model_config``/``training_config``."""
+def read_legacy_hdf5(
+    data: bytes | memoryview, limits: Limits, deadline: Deadline = NO_DEADLINE
+) -> LegacyModel:
+    """Walk a legacy HDF5 model file and parse its ``model_config``/``training_config``.
+
+    Both are sized before they are read (``max_config_bytes``), not after.
+    """
     findings: list[Finding] = []
     raw: dict[str, bytes | str | None] = {}
     weights_member: str | None = None
-    heap = global_heap_problem(data)
+    heap, largest_heap_object = _scan_global_heaps(data)
     if heap is not None:
         findings.append(
             Finding.of(
@@ -444,7 +488,7 @@ def read_legacy_hdf5(data: bytes | memoryview, limits: Limits) -> LegacyModel:
         return LegacyModel(tuple(findings), (), None)
     try:
         with h5py.File(MemoryFile(memoryview(data)), "r") as file:
-            walk_findings, _ = _walk(file, ARTIFACT, limits)
+            walk_findings, _ = _walk(file, ARTIFACT, limits, deadline)
             findings.extend(walk_findings)
             root = file.id
             if (
@@ -462,7 +506,10 @@ def read_legacy_hdf5(data: bytes | memoryview, limits: Limits) -> LegacyModel:
                     )
                 )
             for name in ("model_config", "training_config"):
-                raw[name] = _string_attribute(file, name, findings)
+                raw[name] = _string_attribute(file, name, findings, limits.max_config_bytes,
+                                              largest_heap_object)
+    except DeadlineExceeded:
+        raise
     except Exception as exc:
         findings.append(
             Finding.of(
@@ -478,7 +525,7 @@ def read_legacy_hdf5(data: bytes | memoryview, limits: Limits) -> LegacyModel:
         text = raw.get(name)
         if text is None:
             continue
-        value, parse_findings = parse_json_document(text, name, limits)
+        value, parse_findings = parse_json_document(text, name, limits, deadline)
         findings.extend(parse_findings)
         if not parse_findings:
             documents.append(ConfigDocument(member=name, role=role, value=value))

@@ -30,7 +30,7 @@ from kerasvet.artifact.keras_zip import (
 from kerasvet.artifact.model import ConfigDocument, ConfigRole
 from kerasvet.artifact.sniff import READ_FLAGS_NO_LINKS
 from kerasvet.findings import Finding, Location, Rule
-from kerasvet.limits import Limits
+from kerasvet.limits import NO_DEADLINE, Deadline, Limits
 
 __all__ = ["KerasDir", "read_keras_dir"]
 
@@ -52,9 +52,10 @@ class KerasDir:
 class _Reader:
     """State of reading one folder: findings, the listing and the read budget."""
 
-    def __init__(self, root: str, limits: Limits) -> None:
+    def __init__(self, root: str, limits: Limits, deadline: Deadline) -> None:
         self.root = root
         self.limits = limits
+        self.deadline = deadline
         self.findings: list[Finding] = []
         self.files: dict[str, int] = {}
         self.total = 0
@@ -70,6 +71,7 @@ class _Reader:
         stack: list[tuple[str, bool]] = [("", False)]
         while stack:
             relative, reported = stack.pop()
+            self.deadline.check(f"listing {relative or 'the folder'!r}")
             directory = os.path.join(self.root, relative) if relative else self.root
             try:
                 with os.scandir(directory) as scan:
@@ -135,6 +137,7 @@ class _Reader:
 
     def read(self, name: str) -> tuple[bytes | None, str | None]:
         """Read one file once, within the budget; return its bytes if kept, and its hash."""
+        self.deadline.check(f"reading {name!r}")
         path = os.path.join(self.root, *name.split("/"))
         try:
             fd = os.open(path, READ_FLAGS_NO_LINKS)
@@ -167,6 +170,7 @@ class _Reader:
                     self.add(rules.ZIP_CORRUPT, name, f"{name!r} grew while it was read")
                     return None, None
                 digest.update(chunk)
+                self.deadline.check(f"hashing {name!r}")
         return None, digest.hexdigest()
 
 
@@ -183,9 +187,9 @@ def _hash_listing(hashes: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def read_keras_dir(root: str, limits: Limits) -> KerasDir:
+def read_keras_dir(root: str, limits: Limits, deadline: Deadline = NO_DEADLINE) -> KerasDir:
     """Check an unzipped ``.keras`` folder and parse its ``config.json``."""
-    reader = _Reader(root, limits)
+    reader = _Reader(root, limits, deadline)
     if not reader.walk():
         return KerasDir(tuple(reader.findings), (), None, None)
     names = set(reader.files)
@@ -210,9 +214,10 @@ def read_keras_dir(root: str, limits: Limits) -> KerasDir:
             contents[name] = content
     documents: list[ConfigDocument] = []
     if METADATA in contents:
-        reader.findings.extend(parse_json_document(contents[METADATA], METADATA, limits)[1])
+        reader.findings.extend(
+            parse_json_document(contents[METADATA], METADATA, limits, deadline)[1])
     if CONFIG in contents:
-        value, findings = parse_json_document(contents[CONFIG], CONFIG, limits)
+        value, findings = parse_json_document(contents[CONFIG], CONFIG, limits, deadline)
         reader.findings.extend(findings)
         if not findings:
             documents.append(ConfigDocument(member=CONFIG, role=ConfigRole.MODEL, value=value))
@@ -220,10 +225,12 @@ def read_keras_dir(root: str, limits: Limits) -> KerasDir:
     if WEIGHTS_H5 in names:
         weights_member = WEIGHTS_H5
         if WEIGHTS_H5 in contents:
-            reader.findings.extend(check_hdf5(contents[WEIGHTS_H5], WEIGHTS_H5, limits).findings)
+            reader.findings.extend(
+                check_hdf5(contents[WEIGHTS_H5], WEIGHTS_H5, limits, deadline).findings)
     if WEIGHTS_NPZ in names:
         weights_member = weights_member or WEIGHTS_NPZ
         if WEIGHTS_NPZ in contents:
-            reader.findings.extend(check_npz(contents[WEIGHTS_NPZ], WEIGHTS_NPZ, limits))
+            reader.findings.extend(
+                check_npz(contents[WEIGHTS_NPZ], WEIGHTS_NPZ, limits, deadline))
     sha256 = _hash_listing(hashes) if complete else None
     return KerasDir(tuple(reader.findings), tuple(documents), weights_member, sha256)

@@ -32,7 +32,7 @@ from kerasvet.artifact.sniff import (
     hdf5_signature_offsets,
 )
 from kerasvet.findings import Finding, Location, Rule
-from kerasvet.limits import Limits
+from kerasvet.limits import NO_DEADLINE, Deadline, Limits
 
 __all__ = [
     "ASSETS_PREFIX",
@@ -199,6 +199,7 @@ def _member_findings(
     out: _Findings,
     limits: Limits,
     allowed: Callable[[str], str | None],
+    deadline: Deadline,
     config_caps: frozenset[str] = frozenset(),
 ) -> None:
     """Judge every entry of the central directory before anything is read."""
@@ -207,6 +208,7 @@ def _member_findings(
     total = 0
     for info in infos:
         name = info.orig_filename
+        deadline.check(f"checking the zip member {name!r}")
         problem = name_problem(name)
         if problem is not None:
             out.add(rules.ZIP_UNSAFE_NAME, name, f"unsafe member name {name!r}: {problem}", name)
@@ -376,7 +378,12 @@ def _readable(info: zipfile.ZipInfo) -> bool:
 def _read_capped(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, out: _Findings
 ) -> bytes | None:
-    """Read at most ``cap`` bytes of a member; a CRC or inflate error is a KV110."""
+    """Read at most ``cap`` bytes of a member; a CRC or inflate error is a KV110.
+
+    ``zipfile`` inflates only as much as is asked for (and never past the declared size,
+    which the member checks held under the caps), so a member that really inflates to more
+    than it declares costs at most ``cap`` bytes before its CRC fails.
+    """
     try:
         with archive.open(info) as handle:
             return handle.read(cap)
@@ -466,7 +473,9 @@ def _check_npy(
         )
 
 
-def check_npz(data: bytes | memoryview, member: str, limits: Limits) -> tuple[Finding, ...]:
+def check_npz(
+    data: bytes | memoryview, member: str, limits: Limits, deadline: Deadline = NO_DEADLINE
+) -> tuple[Finding, ...]:
     """Check a ``.npz`` weights archive with the zip rules plus a look at each .npy header."""
     buf = memoryview(data)
     out = _Findings(member)
@@ -477,9 +486,10 @@ def check_npz(data: bytes | memoryview, member: str, limits: Limits) -> tuple[Fi
     with archive:
         infos = archive.infolist()
         _position_findings(buf, record, infos, out)
-        _member_findings(infos, out, limits, _npz_member_problem)
+        _member_findings(infos, out, limits, _npz_member_problem, deadline)
         _layout_findings(buf, record, infos, out)
         for info in infos:
+            deadline.check(f"reading {member}/{info.orig_filename}")
             if _npz_member_problem(info.filename) is None and _within_caps(
                 info, limits.max_artifact_bytes, limits
             ):
@@ -488,7 +498,7 @@ def check_npz(data: bytes | memoryview, member: str, limits: Limits) -> tuple[Fi
 
 
 def _parse_member(
-    archive: zipfile.ZipFile, name: str, out: _Findings, limits: Limits
+    archive: zipfile.ZipFile, name: str, out: _Findings, limits: Limits, deadline: Deadline
 ) -> tuple[object | None, bool]:
     """Read and strictly parse one JSON member; ``(value, parsed)``."""
     info = archive.getinfo(name)  # the last of duplicates, as Keras would read it
@@ -497,12 +507,14 @@ def _parse_member(
     raw = _read_capped(archive, info, limits.max_config_bytes + 1, out)
     if raw is None:
         return None, False
-    value, findings = parse_json_document(raw, name, limits)
+    value, findings = parse_json_document(raw, name, limits, deadline)
     out.items.extend(findings)
     return value, not findings
 
 
-def read_keras_zip(data: bytes | memoryview, limits: Limits) -> KerasZip:
+def read_keras_zip(
+    data: bytes | memoryview, limits: Limits, deadline: Deadline = NO_DEADLINE
+) -> KerasZip:
     """Check a ``.keras`` zip held in memory and parse its ``config.json``."""
     buf = memoryview(data)
     out = _Findings(ARTIFACT)
@@ -516,7 +528,8 @@ def read_keras_zip(data: bytes | memoryview, limits: Limits) -> KerasZip:
         infos = archive.infolist()
         names = {info.filename for info in infos}
         _position_findings(buf, record, infos, out)
-        _member_findings(infos, out, limits, keras_member_problem, frozenset({CONFIG, METADATA}))
+        _member_findings(infos, out, limits, keras_member_problem, deadline,
+                         frozenset({CONFIG, METADATA}))
         if WEIGHTS_H5 in names and WEIGHTS_NPZ in names:
             out.add(
                 rules.ZIP_UNEXPECTED,
@@ -528,9 +541,10 @@ def read_keras_zip(data: bytes | memoryview, limits: Limits) -> KerasZip:
         if CONFIG not in names:
             out.add(rules.ZIP_NO_CONFIG, CONFIG, "the zip has no config.json")
         if METADATA in names:
-            _parse_member(archive, METADATA, out, limits)  # well-formedness only, never trusted
+            # Well-formedness only, never trusted.
+            _parse_member(archive, METADATA, out, limits, deadline)
         if CONFIG in names:
-            value, parsed = _parse_member(archive, CONFIG, out, limits)
+            value, parsed = _parse_member(archive, CONFIG, out, limits, deadline)
             if parsed:
                 documents.append(ConfigDocument(member=CONFIG, role=ConfigRole.MODEL, value=value))
         weights_start: int | None = None
@@ -542,13 +556,14 @@ def read_keras_zip(data: bytes | memoryview, limits: Limits) -> KerasZip:
             info = archive.getinfo(weights)
             if not _within_caps(info, limits.max_artifact_bytes, limits):
                 continue
+            deadline.check(f"reading {weights}")
             content = _member_bytes(buf, archive, info, out)
             if content is None:
                 continue
             if weights == WEIGHTS_NPZ:
-                out.items.extend(check_npz(content, weights, limits))
+                out.items.extend(check_npz(content, weights, limits, deadline))
                 continue
-            check = check_hdf5(content, weights, limits)
+            check = check_hdf5(content, weights, limits, deadline)
             out.items.extend(check.findings)
             span = _data_span(buf, info)
             weights_start = span[0] if span is not None else None

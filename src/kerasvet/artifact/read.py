@@ -29,7 +29,7 @@ from kerasvet.artifact.sniff import (
 )
 from kerasvet.errors import ArtifactNotFound
 from kerasvet.findings import Finding, Location, Pointer, Rule
-from kerasvet.limits import Limits
+from kerasvet.limits import Deadline, DeadlineExceeded, Limits
 
 __all__ = ["JSON_MEMBER", "read_artifact", "read_file_once"]
 
@@ -41,18 +41,24 @@ _MODEL_JSON_KEYS = ("keras_version", "backend")
 
 
 def read_artifact(
-    source: str | os.PathLike[str] | bytes | Mapping[str, object], limits: Limits
+    source: str | os.PathLike[str] | bytes | Mapping[str, object],
+    limits: Limits,
+    deadline: Deadline | None = None,
 ) -> Artifact:
     """Read ``source`` (a path, file bytes, JSON text or a config dict) into an ``Artifact``.
 
     Raises ``ArtifactNotFound`` only when a path does not exist or cannot be opened; every
     problem with the content itself is a finding. An unexpected error inside a reader is a
     KV001 finding too, so a parser bug refuses the artifact instead of crashing the caller.
+    Running past ``deadline`` (by default ``max_audit_seconds`` from now) is a KV002.
     """
+    clock = deadline if deadline is not None else Deadline.for_limits(limits)
     try:
-        return _dispatch(source, limits)
+        return _dispatch(source, limits, clock)
     except ArtifactNotFound:
         raise
+    except DeadlineExceeded as exc:
+        return _refused(rules.AUDIT_TIMEOUT, str(exc), exc.deadline.seconds)
     except Exception as exc:
         return _refused(rules.INTERNAL_ERROR,
                         f"reading the artifact stopped on an internal error: "
@@ -68,16 +74,19 @@ def _refused(rule: Rule, message: str, value: object = None) -> Artifact:
 
 
 def _dispatch(
-    source: str | os.PathLike[str] | bytes | Mapping[str, object], limits: Limits
+    source: str | os.PathLike[str] | bytes | Mapping[str, object],
+    limits: Limits,
+    deadline: Deadline,
 ) -> Artifact:
+    deadline.check("starting to read the artifact")
     if isinstance(source, Mapping):
-        return _read_mapping(source, limits)
+        return _read_mapping(source, limits, deadline)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _read_bytes(bytes(source), limits)
+        return _read_bytes(bytes(source), limits, deadline)
     if isinstance(source, str) and source.lstrip().startswith("{"):
-        return _read_json_text(source, limits)
+        return _read_json_text(source, limits, deadline)
     if isinstance(source, (str, os.PathLike)):
-        return _read_path(source, limits)
+        return _read_path(source, limits, deadline)
     return _refused(
         rules.UNRECOGNISED_FORMAT,
         f"cannot audit a {type(source).__name__}: pass a path, bytes, JSON text or a dict",
@@ -101,7 +110,7 @@ def _too_large(size: int, limits: Limits) -> Artifact:
     )
 
 
-def _read_path(source: str | os.PathLike[str], limits: Limits) -> Artifact:
+def _read_path(source: str | os.PathLike[str], limits: Limits, deadline: Deadline) -> Artifact:
     """Stat, then read the file once through one descriptor (or walk a folder)."""
     path = os.fsdecode(os.fspath(source))
     try:
@@ -110,7 +119,7 @@ def _read_path(source: str | os.PathLike[str], limits: Limits) -> Artifact:
         raise ArtifactNotFound(f"cannot open {path!r}: {exc}") from exc
     if stat.S_ISDIR(info.st_mode):
         try:
-            folder = read_keras_dir(path, limits)
+            folder = read_keras_dir(path, limits, deadline)
         except OSError as exc:
             raise ArtifactNotFound(f"cannot read the folder {path!r}: {exc}") from exc
         return Artifact(
@@ -127,7 +136,7 @@ def _read_path(source: str | os.PathLike[str], limits: Limits) -> Artifact:
     data = read_file_once(path, limits)
     if isinstance(data, int):
         return _too_large(data, limits)
-    return _read_bytes(data, limits)
+    return _read_bytes(data, limits, deadline)
 
 
 def read_file_once(path: str, limits: Limits) -> bytes | int:
@@ -163,7 +172,7 @@ def read_file_once(path: str, limits: Limits) -> bytes | int:
         raise ArtifactNotFound(f"cannot read {path!r}: {exc}") from exc
 
 
-def _read_bytes(data: bytes, limits: Limits) -> Artifact:
+def _read_bytes(data: bytes, limits: Limits, deadline: Deadline) -> Artifact:
     """Sniff file content and dispatch to the matching reader."""
     if len(data) > limits.max_artifact_bytes:
         return _too_large(len(data), limits)
@@ -173,7 +182,7 @@ def _read_bytes(data: bytes, limits: Limits) -> Artifact:
     if kind is Sniffed.UNKNOWN and find_end_record(buf) is not None:
         kind = Sniffed.ZIP  # a zip behind a prefix: zipfile (and so Keras) still opens it
     if kind is Sniffed.ZIP:
-        archive = read_keras_zip(buf, limits)
+        archive = read_keras_zip(buf, limits, deadline)
         return Artifact(
             format=ArtifactFormat.KERAS_ZIP,
             sha256=digest,
@@ -183,7 +192,7 @@ def _read_bytes(data: bytes, limits: Limits) -> Artifact:
         )
     if kind is Sniffed.HDF5:
         polyglot = _polyglot_findings(buf, check_hdf5_userblock=False)
-        legacy = read_legacy_hdf5(buf, limits)
+        legacy = read_legacy_hdf5(buf, limits, deadline)
         return Artifact(
             format=ArtifactFormat.HDF5,
             sha256=digest,
@@ -193,7 +202,7 @@ def _read_bytes(data: bytes, limits: Limits) -> Artifact:
         )
     if kind is Sniffed.JSON:
         polyglot = _polyglot_findings(buf, check_hdf5_userblock=True)
-        return _json_artifact(data, digest, polyglot, None, limits)
+        return _json_artifact(data, digest, polyglot, None, limits, deadline)
     return Artifact(
         format=ArtifactFormat.UNKNOWN,
         sha256=digest,
@@ -240,9 +249,10 @@ def _json_artifact(
     findings: tuple[Finding, ...],
     fixed_format: ArtifactFormat | None,
     limits: Limits,
+    deadline: Deadline,
 ) -> Artifact:
     """Parse one JSON config document; ``to_json()`` output is told apart by its keys."""
-    value, problems = parse_json_document(data, JSON_MEMBER, limits)
+    value, problems = parse_json_document(data, JSON_MEMBER, limits, deadline)
     documents: tuple[ConfigDocument, ...] = ()
     if not problems:
         documents = (ConfigDocument(member=JSON_MEMBER, role=ConfigRole.MODEL, value=value),)
@@ -260,9 +270,9 @@ def _json_artifact(
     )
 
 
-def _read_json_text(text: str, limits: Limits) -> Artifact:
+def _read_json_text(text: str, limits: Limits, deadline: Deadline) -> Artifact:
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return _json_artifact(text, digest, (), None, limits)
+    return _json_artifact(text, digest, (), None, limits, deadline)
 
 
 def _as_dict(value: object) -> object:
@@ -272,7 +282,9 @@ def _as_dict(value: object) -> object:
     raise TypeError(f"a {type(value).__name__} is not JSON")
 
 
-def _read_mapping(source: Mapping[str, object], limits: Limits) -> Artifact:
+def _read_mapping(
+    source: Mapping[str, object], limits: Limits, deadline: Deadline
+) -> Artifact:
     """Serialise a dict to JSON text and audit the text, so dicts get the file checks."""
     where = Location(member=JSON_MEMBER, pointer=Pointer(""))
     try:
@@ -294,7 +306,7 @@ def _read_mapping(source: Mapping[str, object], limits: Limits) -> Artifact:
         )
     else:
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        return _json_artifact(text, digest, (), ArtifactFormat.PYTHON_DICT, limits)
+        return _json_artifact(text, digest, (), ArtifactFormat.PYTHON_DICT, limits, deadline)
     return Artifact(
         format=ArtifactFormat.PYTHON_DICT, sha256=None, documents=(), findings=(problem,)
     )

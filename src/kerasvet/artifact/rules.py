@@ -1,10 +1,12 @@
-"""Rules emitted while reading an artifact: KV1xx (container) and KV2xx (JSON and grammar)."""
+"""Rules emitted while reading an artifact: KV1xx (container) and KV2xx (JSON and grammar),
+plus the internal KV0xx rules every stage can raise."""
 
 from __future__ import annotations
 
-from kerasvet.findings import Rule, RuleId, Severity
+from kerasvet.findings import Finding, Location, Rule, RuleId, Severity
+from kerasvet.limits import DeadlineExceeded
 
-__all__ = ["RULES"]
+__all__ = ["RULES", "timed_out"]
 
 _H = Severity.HIGH
 _C = Severity.CRITICAL
@@ -18,6 +20,12 @@ INTERNAL_ERROR = _rule(
     "KV001", "analysis-error",
     "kerasvet could not finish analysing part of the artifact, so that part is refused.",
     _H, "Report the artifact to the kerasvet maintainers (see SECURITY.md); do not load it.",
+)
+AUDIT_TIMEOUT = _rule(
+    "KV002", "audit-time-exceeded",
+    "The audit ran past the policy's wall-time cap, so the rest of the artifact is unread.",
+    _H, "Raise `max_audit_seconds` in a policy that extends this one if the artifact is "
+    "genuinely that large; an artifact that takes minutes to audit is built to.",
 )
 UNRECOGNISED_FORMAT = _rule(
     "KV100", "unrecognised-format",
@@ -166,10 +174,15 @@ GRAPH_INVALID = _rule(
 )
 
 RULES: tuple[Rule, ...] = (
-    INTERNAL_ERROR, UNRECOGNISED_FORMAT, TOO_LARGE, ZIP_TOO_MANY_MEMBERS, ZIP_RATIO,
+    INTERNAL_ERROR, AUDIT_TIMEOUT, UNRECOGNISED_FORMAT, TOO_LARGE, ZIP_TOO_MANY_MEMBERS, ZIP_RATIO,
     ZIP_UNSAFE_NAME, ZIP_SYMLINK, ZIP_DUPLICATE, ZIP_UNEXPECTED, ZIP_PREFIX, ZIP_NO_CONFIG,
     ZIP_CORRUPT, HDF5_EXTERNAL_LINK, HDF5_SOFT_LINK, HDF5_EXTERNAL_STORAGE, HDF5_VIRTUAL,
     HDF5_SHAPE_BOMB, HDF5_CORRUPT, JSON_INVALID, JSON_DUPLICATE_KEY, JSON_NON_FINITE,
     JSON_HUGE_NUMBER, JSON_TOO_DEEP, JSON_TOO_BIG, NODE_SCHEMA, CONFIG_ROOT,
     SHARED_OBJECT_MISMATCH, GRAPH_INVALID, WEIGHTS_DTYPE,
 )
+
+
+def timed_out(exc: DeadlineExceeded, where: Location) -> Finding:
+    """The KV002 finding for a stage that stopped on its deadline at ``where``."""
+    return Finding.of(AUDIT_TIMEOUT, where, str(exc), value=exc.deadline.seconds)

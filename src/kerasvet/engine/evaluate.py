@@ -1,13 +1,19 @@
-"""The policy engine: a pure function from (tree, policy) to decisions."""
+"""The policy engine: a pure function from (tree, policy) to decisions.
+
+The one outside input it samples is the clock of the deadline its caller passes: the
+deadline is checked before each node, so a slow node (a lambda's analysis) cannot carry the
+audit far past ``max_audit_seconds``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from kerasvet.artifact.rules import INTERNAL_ERROR
+from kerasvet.artifact.rules import INTERNAL_ERROR, timed_out
 from kerasvet.engine.model import Decision, Evaluation, Verdict
 from kerasvet.engine.rules import allowlist, arguments, budget, graph, lambdas, references
-from kerasvet.findings import Finding
+from kerasvet.findings import Finding, Location
+from kerasvet.limits import NO_DEADLINE, Deadline, DeadlineExceeded
 from kerasvet.policy.model import Policy
 from kerasvet.tree import Node, NodeKind, Tree
 
@@ -95,12 +101,26 @@ def _tree_findings(tree: Tree, policy: Policy) -> list[Finding]:
     return findings
 
 
-def evaluate(tree: Tree, policy: Policy) -> Evaluation:
-    """Judge every node of ``tree``, then the checks that span several nodes."""
+def evaluate(tree: Tree, policy: Policy, deadline: Deadline = NO_DEADLINE) -> Evaluation:
+    """Judge every node of ``tree``, then the checks that span several nodes.
+
+    Past ``deadline`` the engine stops: the decisions cover the nodes judged so far and the
+    one finding is a KV002 at the first node left unjudged.
+    """
     # Per-call memos: name-only verdicts that allowed, and constraint tables per class.
     allowed: _Verdicts = {}
     tables: _Tables = {}
-    decisions = tuple(_decide(node, policy, allowed, tables) for node in tree.nodes)
+    judged: list[Decision] = []
+    try:
+        for node in tree.nodes:
+            deadline.check(f"judging the node at {node.pointer or '/'} of {node.member}")
+            judged.append(_decide(node, policy, allowed, tables))
+        deadline.check("running the whole-model checks")
+    except DeadlineExceeded as exc:
+        rest = tree.nodes[len(judged):] or tree.nodes[:1]
+        where = rest[0].location if rest else Location(member="<artifact>")
+        return Evaluation(decisions=tuple(judged), findings=(timed_out(exc, where),))
+    decisions = tuple(judged)
     try:
         findings = _tree_findings(tree, policy)
     except Exception as exc:  # fail closed: whole-model checks that crash deny
