@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from kerasvet import __version__
@@ -31,7 +30,6 @@ __all__ = [
     "audit_artifact",
     "audit_many",
     "resolve_policy",
-    "with_lambda_cap",
 ]
 
 Source = str | os.PathLike[str] | bytes | Mapping[str, object]
@@ -63,19 +61,6 @@ def _display(source: Source) -> str:
     return f"<{type(source).__name__}>"
 
 
-def with_lambda_cap(policy: Policy) -> Policy:
-    """``policy`` with ``[lambdas] max_code_chars`` set to the effective lambda code cap.
-
-    ``[limits] max_lambda_code_chars`` is the cap's name among the other caps and
-    ``[lambdas] max_code_chars`` its older spelling (see ``Limits.lambda_code_cap``); the
-    lambda analyzer reads the latter, so the resolved value is put there.
-    """
-    cap = policy.limits.lambda_code_cap(policy.lambdas.max_code_chars)
-    if cap == policy.lambdas.max_code_chars:
-        return policy
-    return replace(policy, lambdas=replace(policy.lambdas, max_code_chars=cap))
-
-
 def analyse_artifact(
     artifact: Artifact, policy: Policy, path: str, deadline: Deadline | None = None
 ) -> ArtifactReport:
@@ -85,7 +70,6 @@ def analyse_artifact(
     ``max_audit_seconds`` of their own.
     """
     clock = deadline if deadline is not None else Deadline.for_limits(policy.limits)
-    policy = with_lambda_cap(policy)
     findings: list[Finding] = list(artifact.findings)
     if _timed_out(artifact.findings):
         return _denied(artifact, path, tuple(findings))

@@ -50,7 +50,7 @@ class Limits:
     """Most groups, datasets and links walked in one HDF5 file."""
     max_lambda_code_chars: int = _LAMBDA_CODE_CHARS
     """Longest base64 ``code`` field of a serialized lambda read at all (also spelled
-    ``[lambdas] max_code_chars``; see ``lambda_code_cap`` in ``kerasvet.audit``)."""
+    ``[lambdas] max_code_chars``: the policy loader keeps the two equal)."""
     max_audit_seconds: int = 60
     """Wall time one artifact's audit may take (read, walk and engine together)."""
 
@@ -58,16 +58,6 @@ class Limits:
     def names(cls) -> tuple[str, ...]:
         """The setting names, as they appear in a policy's ``[limits]`` table."""
         return tuple(f.name for f in fields(cls))
-
-    def lambda_code_cap(self, lambdas_max_code_chars: int) -> int:
-        """The lambda code cap, given the older spelling ``[lambdas] max_code_chars`` too.
-
-        Both spellings name one cap and share the default, so whichever a policy changed is
-        the one that applies; when both were changed, the smaller does (the safe choice).
-        """
-        default = _LAMBDA_CODE_CHARS
-        changed = {self.max_lambda_code_chars, lambdas_max_code_chars} - {default}
-        return min(changed) if changed else default
 
 
 class DeadlineExceeded(Exception):

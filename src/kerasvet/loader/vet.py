@@ -22,6 +22,7 @@ from kerasvet.audit import analyse_artifact
 from kerasvet.engine import Verdict
 from kerasvet.errors import ArtifactNotFound, KerasvetError, PolicyViolation
 from kerasvet.findings import Finding, Location
+from kerasvet.limits import Deadline
 from kerasvet.policy import Policy
 from kerasvet.report.model import ArtifactReport, Report
 
@@ -61,8 +62,9 @@ def _vet(source: bytes | str | Mapping[str, object], path: str, policy: Policy,
          data: bytes | None) -> Vetted:
     artifact: Artifact | None = None
     try:
-        artifact = read_artifact(source, policy.limits)
-        artifact_report = analyse_artifact(artifact, policy, path)
+        deadline = Deadline.for_limits(policy.limits)  # one cap for read and judgement
+        artifact = read_artifact(source, policy.limits, deadline)
+        artifact_report = analyse_artifact(artifact, policy, path, deadline)
     except KerasvetError:
         raise
     except Exception as exc:  # fail closed, exactly like audit_artifact

@@ -605,12 +605,16 @@ def load_policy(reference: str | Path) -> Policy:
             removed.append(entry)
         _refuse_remove_and_add(raw)
         limits = replace(limits, **raw.limits)
+        cap = _lambda_code_cap(raw)
+        if cap is not None:  # one setting, two spellings: the file that sets it wins
+            limits = replace(limits, max_lambda_code_chars=cap)
+            lambda_settings["max_code_chars"] = cap
         for key, value in raw.lambdas.items():
             if key == "roots":
                 lambda_roots.update(value)  # type: ignore[call-overload]
             elif key in lambda_sets:
                 lambda_sets[key].update(value)  # type: ignore[arg-type]
-            else:
+            elif key != "max_code_chars":  # merged with its [limits] spelling above
                 lambda_settings[key] = value
         for target, source in ((classes, raw.classes), (functions, raw.functions),
                                (names, raw.names)):
@@ -663,6 +667,21 @@ def load_policy(reference: str | Path) -> Policy:
         removed=tuple(removed),
         deny_exceptions=_deny_exceptions(order, deny, classes, functions),
     )
+
+
+def _lambda_code_cap(raw: _RawPolicy) -> int | None:
+    """The lambda code cap this file sets, under either spelling (``[limits]
+    max_lambda_code_chars`` or ``[lambdas] max_code_chars``); both with different values
+    in one file is an error, since only one can apply."""
+    in_limits = raw.limits.get("max_lambda_code_chars")
+    in_lambdas = raw.lambdas.get("max_code_chars")
+    if in_limits is not None and in_lambdas is not None and in_limits != in_lambdas:
+        raise _fail(raw.path, "lambdas.max_code_chars",
+                    f"{in_lambdas} disagrees with limits.max_lambda_code_chars = {in_limits}; "
+                    "they are one setting: give it once")
+    value = in_limits if in_limits is not None else in_lambdas
+    assert value is None or isinstance(value, int)
+    return value
 
 
 def _refuse_remove_and_add(raw: _RawPolicy) -> None:

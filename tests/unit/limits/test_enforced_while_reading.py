@@ -7,14 +7,16 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerasvet.artifact.json_strict import count_values, parse_json_document
 from kerasvet.artifact.model import ConfigDocument, ConfigRole
 from kerasvet.artifact.read import read_artifact
-from kerasvet.audit import audit_artifact, with_lambda_cap
+from kerasvet.audit import audit_artifact
 from kerasvet.engine import evaluate
+from kerasvet.errors import PolicyError
 from kerasvet.limits import Deadline, Limits
 from kerasvet.policy import load_policy
 from kerasvet.tree import walk_documents
@@ -128,27 +130,24 @@ def test_an_audit_well_inside_its_cap_is_allowed(tmp_path: Path) -> None:
     assert report.allowed, [(f.rule.id, f.message) for f in report.findings]
 
 
-def test_the_two_spellings_of_the_lambda_cap() -> None:
-    default = Limits().max_lambda_code_chars
-    assert default == 65_536
-    assert Limits().lambda_code_cap(default) == default
-    assert Limits().lambda_code_cap(131_072) == 131_072  # only [lambdas] changed
-    assert Limits(max_lambda_code_chars=1_000).lambda_code_cap(default) == 1_000
-    assert Limits(max_lambda_code_chars=1_000).lambda_code_cap(2_000) == 1_000  # both: smaller
-    assert Limits(max_lambda_code_chars=3_000).lambda_code_cap(2_000) == 2_000
-
-
-def test_shipped_policies_keep_their_lambda_cap() -> None:
+def test_the_two_spellings_of_the_lambda_cap_are_one_setting(tmp_path: Path) -> None:
     for name in ("default", "strict"):
         policy = load_policy(name)
-        assert with_lambda_cap(policy).lambdas.max_code_chars == 65_536, name
-        assert with_lambda_cap(policy) is policy, name
-
-
-def test_lambdas_max_code_chars_alone_still_sets_the_cap(tmp_path: Path) -> None:
+        assert policy.limits.max_lambda_code_chars == 65_536, name
+        assert policy.lambdas.max_code_chars == 65_536, name
     path = tmp_path / "tight.toml"
-    path.write_text('name = "tight"\nextends = ["default"]\n\n[lambdas]\nmax_code_chars = 10\n')
-    assert with_lambda_cap(load_policy(path)).lambdas.max_code_chars == 10
+    for table in ("[lambdas]\nmax_code_chars = 10\n", "[limits]\nmax_lambda_code_chars = 10\n",
+                  "[limits]\nmax_lambda_code_chars = 10\n\n[lambdas]\nmax_code_chars = 10\n"):
+        path.write_text(f'name = "tight"\nextends = ["default"]\n\n{table}')
+        policy = load_policy(path)
+        assert (policy.limits.max_lambda_code_chars, policy.lambdas.max_code_chars) == (10, 10)
+    # A child's spelling overrides a parent's other spelling.
+    child = tmp_path / "child.toml"
+    child.write_text('name = "child"\nextends = ["tight.toml"]\n\n[limits]\n'
+                     'max_lambda_code_chars = 99\n')
+    policy = load_policy(child)
+    assert (policy.limits.max_lambda_code_chars, policy.lambdas.max_code_chars) == (99, 99)
     path.write_text('name = "tight"\nextends = ["default"]\n\n[limits]\n'
                     'max_lambda_code_chars = 20\n\n[lambdas]\nmax_code_chars = 10\n')
-    assert with_lambda_cap(load_policy(path)).lambdas.max_code_chars == 10
+    with pytest.raises(PolicyError, match="they are one setting"):
+        load_policy(path)
