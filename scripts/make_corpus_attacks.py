@@ -623,7 +623,8 @@ def originals(corpus: Corpus, base: dict, model: keras.Model) -> None:
              "checker that judges only the first occurrence misses a different second one",
              "two kernel initializers share an id: the first GlorotUniform, the second exec",
              [("KV208", f"{L2}/config/kernel_initializer"),
-              ("KV302", f"{L2}/config/kernel_initializer")], shared)
+              ("KV302", f"{L2}/config/kernel_initializer"),
+              ("KV407", f"{L2}/config/kernel_initializer")], shared)
     original("original-homoglyph-module",
              "a Cyrillic 'e' (U+0435) in the module makes it look like keras.layers while naming "
              "another (importable, if someone installs it) package",
