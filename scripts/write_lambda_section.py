@@ -1,4 +1,4 @@
-"""Write the generated `[lambdas]` sections of the shipped policies from kerasvet/lambdas/defaults.py.
+"""Write the generated `[lambdas]` sections of the shipped policies from lambdas/defaults.py.
 
 The reviewed call lists live in one place (defaults.py, with the reasons for what was kept
 out); this script copies them into the shipped policies between two marker lines:
