@@ -215,3 +215,21 @@ def test_keras_hub_entries_and_constraints():
     # The default's protections are inherited.
     assert policy.arguments["*"]["name"].max_length == 256
     assert len(policy.deny) == len(load_policy("default").deny)
+
+
+@pytest.mark.keras
+def test_every_added_call_resolves_inside_keras():
+    # What KV507 checks for each lambda: astroid finds each added name where keras.ops
+    # really defines it. All in one probe, with a generous budget (one lambda gets 10 s).
+    pytest.importorskip("keras")
+    from kerasvet.lambdas.check import CallSite
+    from kerasvet.lambdas.resolve import resolve_calls
+
+    calls = [CallSite("ops" + q[len("keras.ops"):], "ops", q) for q in REVIEWED_EXTRA_CALLS]
+    source = "lambda x: (" + ", ".join(f"{c.written}(x)" for c in calls) + ")"
+    result = resolve_calls(calls, {"ops": "keras.ops"}, source, budget=120.0)
+    assert result.reasons == ()
+    resolved = dict(result.resolutions)
+    assert sorted(resolved) == sorted(c.written for c in calls)
+    assert all(value.startswith("keras.src.") for value in resolved.values())
+    assert resolved["ops.arctan"] == "keras.src.ops.numpy.arctan"
