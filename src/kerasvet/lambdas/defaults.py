@@ -34,6 +34,8 @@ __all__ = [
     "DEFAULT_LAMBDA_ROOTS",
     "KERAS_OPS_CALLS",
     "NUMPY_CALLS",
+    "REVIEWED_EXTRA_CALLS",
+    "REVIEWED_LAMBDA_CALLS",
     "TENSORFLOW_CALLS",
 ]
 
@@ -128,3 +130,53 @@ DEFAULT_LAMBDA_CALLS: Final[tuple[str, ...]] = tuple(
     sorted({*KERAS_OPS_CALLS, *NUMPY_CALLS, *TENSORFLOW_CALLS})
 )
 """Every fully-qualified callable a lambda may call under the default policy."""
+
+# --- The wider list of the shipped `lambdas-reviewed` policy ---------------------------------
+# Reviewed one by one against the same rules as above: each takes tensors (and plain numbers,
+# axes or shapes) and returns tensors; none takes a callable, reads or writes anything, touches
+# global state, or allocates from constants alone (``zeros``/``full``/``arange``/``eye``/
+# ``linspace``/``tri`` stay out, and so does ``empty_like``, whose result is uninitialised
+# memory). ``keras.ops.map``/``scan``/``vectorized_map``/``cond``/``while_loop``/``vectorize``
+# are never on it.
+#
+# ``keras.activations.*`` is left out although every activation function is pure: astroid needs
+# about 24 s to resolve any name under ``keras.activations`` in a fresh process (it reads the
+# whole package), past the per-lambda budget of the KV507 check, so each such lambda would be
+# denied anyway. The same functions are on the list under ``keras.ops`` (``keras.ops.celu``,
+# ``keras.ops.hard_swish``, ...), which astroid resolves in about 2 s.
+
+_REVIEWED_KERAS_OPS: Final = (
+    # trigonometric and hyperbolic
+    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "cosh", "sinh",
+    "tan", "deg2rad", "rad2deg", "hypot", "sinc",
+    # exponentials, logarithms, special functions
+    "cbrt", "exp2", "log10", "log2", "logaddexp", "logaddexp2", "erfc", "erfinv",
+    # element-wise
+    "fabs", "fmod", "trunc", "signbit", "heaviside", "nan_to_num", "isfinite", "isinf", "isnan",
+    "isclose", "logical_xor", "divide_no_nan", "fmax", "fmin",
+    # activations and normalisations
+    "celu", "glu", "hard_shrink", "hard_swish", "hard_tanh", "soft_shrink", "sparse_plus",
+    "sparse_sigmoid", "sparsemax", "squareplus", "tanh_shrink", "threshold",
+    "batch_normalization", "layer_normalization", "rms_normalization", "moments",
+    # reductions and statistics
+    "amax", "amin", "average", "count_nonzero", "nanmax", "nanmean", "nanmin", "nansum",
+    "ptp", "quantile", "percentile", "trace", "diagonal", "diff",
+    # products, shapes and layout
+    "cross", "inner", "outer", "vdot", "ravel", "hstack", "vstack", "fliplr", "flipud",
+    "rot90", "tril", "triu", "unstack", "array_split", "depth_to_space", "space_to_depth",
+    "full_like", "copy",
+    # pooling and losses on given tensors
+    "average_pool", "max_pool", "binary_crossentropy", "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+)
+
+REVIEWED_EXTRA_CALLS: Final[tuple[str, ...]] = tuple(
+    sorted(f"keras.ops.{n}" for n in _REVIEWED_KERAS_OPS)
+)
+"""What ``lambdas-reviewed`` adds to the default call list (reached through the ``keras``,
+``ops`` and ``K`` roots)."""
+
+REVIEWED_LAMBDA_CALLS: Final[tuple[str, ...]] = tuple(
+    sorted({*DEFAULT_LAMBDA_CALLS, *REVIEWED_EXTRA_CALLS})
+)
+"""Every callable a lambda may call under ``lambdas-reviewed`` (default plus the extras)."""
