@@ -86,3 +86,22 @@ def test_an_unhashable_class_name_is_a_schema_finding(document: dict[str, object
     report = kerasvet.audit(json.dumps(document).encode(), DEFAULT)
     assert ("KV206", pointer) in finding_pairs(report)
     assert "KV001" not in {rule for rule, _ in finding_pairs(report)}
+
+
+TRUNCATED_SUPERBLOCK = bytes.fromhex(
+    "894844460d0a1a0a0000000000080800040010d10000000000"
+    "0058000000000000040010d100000000000058000000000000"
+)
+"""test_fuzz_audit.py's raw-bytes property: a 50-byte HDF5 superblock cut short."""
+
+
+def test_a_truncated_hdf5_file_reads_the_same_after_another_file() -> None:
+    """h5py's file-object driver ignores a short read, so HDF5 parsed its buffer's stale
+    bytes past the end: 'unknown symbol table entry cache type' on the first audit,
+    'truncated file' after a real .h5 had been read. MemoryFile now zero-fills."""
+    first = kerasvet.audit(TRUNCATED_SUPERBLOCK, DEFAULT)
+    kerasvet.audit(EXAMPLES / "legacy_mlp.h5", DEFAULT)
+    again = kerasvet.audit(TRUNCATED_SUPERBLOCK, DEFAULT)
+    assert first == again
+    assert _findings(first) == [("KV116", None, "/")]
+    assert "truncated file" in first.artifacts[0].findings[0].message
