@@ -304,8 +304,10 @@ class _Walk:
         if class_name == "function":
             config_ok = type(config) is str
         else:
-            config_ok = (type(config) is dict or class_name in SPECIAL_NAMES
-                         or class_name == "__lambda__" or "config" not in value)
+            # A dict or list class_name is unhashable: test the type before the set lookup.
+            config_ok = (type(config) is dict or "config" not in value
+                         or (type(class_name) is str
+                             and (class_name in SPECIAL_NAMES or class_name == "__lambda__")))
         if not (config_ok and type(class_name) is str
                 and (module is None or type(module) is str)
                 and (registered is None or type(registered) is str)):

@@ -31,6 +31,7 @@ __all__ = [
     "check_hdf5",
     "global_heap_problem",
     "read_legacy_hdf5",
+    "vlen_length_problem",
 ]
 
 ARTIFACT = "<artifact>"
@@ -43,6 +44,8 @@ _MAX_FINDINGS = 200
 _MAX_HEAP_STEPS = 1_000_000
 """Most object records checked in one global heap collection (Keras writes a handful)."""
 _GCOL = re.compile(b"GCOL")
+_MAX_CHECKED_COLLECTIONS = 64
+"""Most global heap collections whose objects are checked (Keras writes one or two)."""
 _MAX_OPAQUE_NUMBER = 16
 """Largest opaque element accepted in a dataset (an ml_dtypes number is 1 or 2 bytes)."""
 
@@ -302,12 +305,22 @@ class _Walk:
                 )
 
 
-def _lengths_size(buf: memoryview) -> int:
-    """Bytes per "length" field, from the superblock (8 in every file h5py writes)."""
+def _superblock_size_field(buf: memoryview, v01_at: int, v23_at: int) -> int:
+    """A byte-size field of the superblock (8 in every file h5py writes)."""
     version = buf[8] if len(buf) > 16 and bytes(buf[:8]) == HDF5_MAGIC else None
-    at = 14 if version in (0, 1) else 10 if version in (2, 3) else None
+    at = v01_at if version in (0, 1) else v23_at if version in (2, 3) else None
     size = buf[at] if at is not None else 8
     return size if size in (2, 4, 8, 16) else 8
+
+
+def _lengths_size(buf: memoryview) -> int:
+    """Bytes per "length" field."""
+    return _superblock_size_field(buf, 14, 10)
+
+
+def _offsets_size(buf: memoryview) -> int:
+    """Bytes per "offset" (address) field."""
+    return _superblock_size_field(buf, 13, 9)
 
 
 def global_heap_problem(data: bytes | memoryview) -> tuple[int, str] | None:
@@ -355,6 +368,57 @@ def _scan_global_heaps(data: bytes | memoryview) -> tuple[tuple[int, str] | None
                 largest = max(largest, declared)
             position += need
     return None, largest
+
+
+def vlen_length_problem(data: bytes | memoryview) -> tuple[int, str] | None:
+    """A variable-length value that declares more elements than its heap object holds.
+
+    HDF5 allocates a variable-length value's declared length (up to 2**32 - 1 elements)
+    *before* it compares it with the global heap object, so one edited 4-byte length in
+    ``training_config``'s descriptor costs 4 GiB and ~10 s of C code per read. A descriptor
+    is the length, then the heap ID (collection address, object index); any 16 bytes that
+    name a real object and declare more elements than its bytes are refused first.
+    """
+    buf = memoryview(data).cast("B")
+    length = _lengths_size(buf)
+    offsets = _offsets_size(buf)
+    header = 8 + length
+    objects: dict[bytes, dict[int, int]] = {}
+    for match in _GCOL.finditer(buf):
+        start = match.start()
+        size = int.from_bytes(buf[start + 8 : start + header], "little")
+        end = start + size
+        if size < header or end > len(buf):
+            continue
+        if len(objects) >= _MAX_CHECKED_COLLECTIONS:
+            return start, (f"the file holds more than {_MAX_CHECKED_COLLECTIONS} global heap "
+                           "collections, more than kerasvet checks")
+        sizes: dict[int, int] = {}
+        position = start + header
+        for _ in range(_MAX_HEAP_STEPS):
+            if position + header > end:
+                break
+            index = int.from_bytes(buf[position : position + 2], "little")
+            declared = int.from_bytes(buf[position + 8 : position + header], "little")
+            if index == 0:
+                break
+            sizes[index] = declared
+            position += header + -(-declared // 8) * 8
+        objects[start.to_bytes(offsets, "little")] = sizes
+    for address, sizes in objects.items():
+        for match in re.finditer(re.escape(address), buf):  # the buffer is never copied
+            at = match.start()
+            if at < 4:
+                continue
+            index = int.from_bytes(buf[at + offsets : at + offsets + 4], "little")
+            declared = int.from_bytes(buf[at - 4 : at], "little")
+            if index in sizes and declared > sizes[index]:
+                return at - 4, (
+                    f"a variable-length value at offset {at - 4} declares {declared} elements "
+                    f"but its global heap object holds {sizes[index]} bytes; the HDF5 library "
+                    "would allocate the declared length before noticing"
+                )
+    return None
 
 
 def _walk(
@@ -479,6 +543,8 @@ def read_legacy_hdf5(
     raw: dict[str, bytes | str | None] = {}
     weights_member: str | None = None
     heap, largest_heap_object = _scan_global_heaps(data)
+    if heap is None:
+        heap = vlen_length_problem(data)
     if heap is not None:
         findings.append(
             Finding.of(

@@ -204,11 +204,19 @@ class MemoryFile(io.RawIOBase):
         return False
 
     def readinto(self, buffer: WriteableBuffer) -> int:
-        """Copy the next bytes into ``buffer`` (what h5py's file-object driver calls)."""
+        """Copy the next bytes into ``buffer`` (what h5py's file-object driver calls).
+
+        Past the end the rest of ``buffer`` is zeroed, as HDF5's own drivers do: h5py's
+        file-object driver ignores a short count, so HDF5 would otherwise parse whatever
+        its buffer held before, bytes of an earlier file, and a truncated file's verdict
+        would depend on what was audited before it.
+        """
         target = memoryview(buffer).cast("B")
         start = min(self._position, len(self._view))
         count = min(len(target), len(self._view) - start)
         target[:count] = self._view[start : start + count]
+        if count < len(target):
+            target[count:] = bytes(len(target) - count)
         self._position = start + count
         return count
 
