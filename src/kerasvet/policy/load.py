@@ -355,14 +355,9 @@ def _removals(path: Path, table: object) -> list[Removal]:
         for module, names in _name_table(path, f"remove.{section}",
                                          table.get(section, {})).items():
             found.extend(Removal(section, module, name) for name in sorted(names))
-    names_table = table.get("names", {})
-    _expect(path, "remove.names", names_table, dict)
-    _unknown(path, "remove.names", names_table, frozenset(NAME_TABLES))
-    for key, values in names_table.items():
-        _expect(path, f"remove.names.{key}", values, list)
-        for value in values:
-            _expect(path, f"remove.names.{key}", value, str)
-            found.append(Removal("names", key, value))
+    for key, values in _string_lists(path, "remove.names", table.get("names", {}),
+                                     frozenset(NAME_TABLES)).items():
+        found.extend(Removal("names", key, value) for value in values)
     custom = table.get("custom", [])
     _expect(path, "remove.custom", custom, list)
     for registered in custom:
@@ -370,23 +365,31 @@ def _removals(path: Path, table: object) -> list[Removal]:
         if not registered.isascii() or not _REGISTERED.fullmatch(registered):
             raise _fail(path, "remove.custom", f"{registered!r} is not `package>Name`")
         found.append(Removal("custom", "", registered))
-    arguments = table.get("arguments", {})
-    _expect(path, "remove.arguments", arguments, dict)
-    for target, argument_names in arguments.items():
-        here = f"remove.arguments.{target}"
-        _expect(path, here, argument_names, list)
-        for argument in argument_names:
-            _expect(path, here, argument, str)
-            found.append(Removal("arguments", target, argument))
-    lambdas = table.get("lambdas", {})
-    _expect(path, "remove.lambdas", lambdas, dict)
-    _unknown(path, "remove.lambdas", lambdas, frozenset(REMOVABLE_LAMBDA_KEYS))
-    for key, values in lambdas.items():
-        _expect(path, f"remove.lambdas.{key}", values, list)
-        for value in values:
-            _expect(path, f"remove.lambdas.{key}", value, str)
-            found.append(Removal(f"lambdas.{key}", "", value))
+    for target, argument_names in _string_lists(path, "remove.arguments",
+                                                table.get("arguments", {})).items():
+        found.extend(Removal("arguments", target, argument) for argument in argument_names)
+    for key, values in _string_lists(path, "remove.lambdas", table.get("lambdas", {}),
+                                     frozenset(REMOVABLE_LAMBDA_KEYS)).items():
+        found.extend(Removal(f"lambdas.{key}", "", value) for value in values)
     return found
+
+
+def _string_lists(path: Path, where: str, table: object,
+                  known: frozenset[str] | None = None) -> dict[str, list[str]]:
+    """A ``key -> [ASCII strings]`` table (``[names]``, and the lists of ``[remove]``)."""
+    _expect(path, where, table, dict)
+    assert isinstance(table, dict)
+    if known is not None:
+        _unknown(path, where, table, known)
+    result: dict[str, list[str]] = {}
+    for key, values in table.items():
+        _expect(path, f"{where}.{key}", values, list)
+        for value in values:
+            _expect(path, f"{where}.{key}", value, str)
+            if not value.isascii():
+                raise _fail(path, f"{where}.{key}", f"{value!r} is not ASCII")
+        result[key] = list(values)
+    return result
 
 
 def _refuse_repeats(path: Path, table: str, key: str, values: list[str]) -> None:
@@ -426,17 +429,8 @@ def _read_raw(path: Path) -> _RawPolicy:
         if value <= 0:
             raise _fail(path, f"limits.{key}", "must be a positive integer")
     lambdas = _lambda_section(path, table.get("lambdas", {}))
-    names_table = table.get("names", {})
-    _expect(path, "names", names_table, dict)
-    _unknown(path, "names", names_table, frozenset(NAME_TABLES))
-    names: dict[str, frozenset[str]] = {}
-    for key, values in names_table.items():
-        _expect(path, f"names.{key}", values, list)
-        for value in values:
-            _expect(path, f"names.{key}", value, str)
-            if not value.isascii():
-                raise _fail(path, f"names.{key}", f"{value!r} is not ASCII")
-        names[key] = frozenset(values)
+    names = {key: frozenset(values) for key, values in _string_lists(
+        path, "names", table.get("names", {}), frozenset(NAME_TABLES)).items()}
     deny_list = table.get("deny", [])
     _expect(path, "deny", deny_list, list)
     deny = tuple(_deny_rule(path, f"deny[{i}]", d) for i, d in enumerate(deny_list))
