@@ -127,6 +127,10 @@ def _name_table(path: Path, where: str, table: object) -> dict[str, frozenset[st
     result: dict[str, frozenset[str]] = {}
     for module, names in table.items():
         here = f"{where}.{module}"
+        if isinstance(module, str) and ("*" in module or module.endswith(".")):
+            raise _fail(path, here, f"{module!r} is a prefix or wildcard; allow lists name "
+                                    "exact modules, as Keras writes them (a prefix is only "
+                                    "for `[[deny]] module_prefix`)")
         module_name = _ascii_ident(path, here, module, _MODULE)
         _expect(path, here, names, list)
         result[module_name] = frozenset(_ascii_ident(path, here, n, _IDENT) for n in names)
