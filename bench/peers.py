@@ -30,7 +30,8 @@ severity ``warning`` or ``critical`` (its levels are critical/warning/info/debug
 raises while reading or deserializing the config (before any weight is read), the canary
 did not fire, and no function the config named was called (a raise from inside
 ``Lambda.call`` means Keras accepted the config and ran the attacker's function: a miss).
-A scan error or an unsupported file is never a catch.
+A scan error or an unsupported file is never a catch; for Keras, a raise because a module
+is missing (``ModuleNotFoundError``, "requires TensorFlow") is an error, not a catch.
 
 Time per file is given two ways: the median wall time of a fresh process per file over a
 fixed sample (``--sample``, ``--repeat`` runs each; every Keras load is such a process
@@ -88,6 +89,7 @@ path, canary = sys.argv[1], sys.argv[2]
 WEIGHT_STEPS = {"_load_state", "load_weights_from_hdf5_group", "_raise_loading_failure",
                 "load_own_variables", "load_assets", "load_subset_weights_from_hdf5_group"}
 import keras
+keras.config.disable_traceback_filtering()  # keep Keras' own frames: they tell the stage
 start = time.perf_counter()
 result = {"loaded": False, "stage": None, "error": None}
 try:
@@ -99,11 +101,18 @@ try:
         keras.saving.load_model(path, safe_mode=True)
     result["loaded"] = True
 except BaseException as exc:  # RecursionError, MemoryError, SystemExit: all are outcomes
-    trace = traceback.extract_tb(exc.__traceback__)
+    trace, link = [], exc
+    while link is not None:  # the raise and every exception it was raised from or during
+        trace += traceback.extract_tb(link.__traceback__)
+        link = link.__cause__ or link.__context__
     frames = {frame.name for frame in trace}
-    called = any(f.name == "call" and f.filename.endswith("lambda_layer.py") for f in trace)
-    weights = bool(frames & WEIGHT_STEPS) or str(exc).startswith("Expected a model.weights")
-    result["stage"] = "called" if called else "weights" if weights else "config"
+    text = str(exc)
+    # Lambda.call runs the deserialized function (also when Keras infers the output shape).
+    called = any(f.filename.endswith("lambda_layer.py") and f.name == "call" for f in trace)
+    weights = bool(frames & WEIGHT_STEPS) or text.startswith("Expected a model.weights")
+    missing = isinstance(exc, ModuleNotFoundError) or "requires TensorFlow" in text
+    result["stage"] = ("called" if called else "weights" if weights
+                       else "dependency" if missing else "config")
     result["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
 result["load_ms"] = (time.perf_counter() - start) * 1e3
 result["canary"] = os.path.exists(canary)
@@ -415,6 +424,8 @@ def run_keras(python: str, cases: Sequence[Case], env: dict[str, str], work: Pat
                 f"{result['error']}")
         elif result["loaded"]:
             outcomes[case.name] = Outcome(CLEAN, "loaded")
+        elif result["stage"] == "dependency":
+            outcomes[case.name] = Outcome(ERROR, f"needs a missing module: {result['error']}")
         elif result["stage"] == "config":
             outcomes[case.name] = Outcome(FLAGGED, result["error"])
         else:
@@ -426,6 +437,14 @@ def run_keras(python: str, cases: Sequence[Case], env: dict[str, str], work: Pat
             + f"; a deserialized function was called (then raised) for {len(called)}"
             + (f": {', '.join(called)}" if called else "")
             + f"; in-process load median {statistics.median(loads) if loads else 0:,.0f} ms")
+    kinds: dict[str, int] = {}
+    for case in cases:
+        outcome = outcomes[case.name]
+        if case.group == "attack" and outcome.status == FLAGGED:
+            kind = outcome.detail.split(":", 1)[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+    note += "; attacks caught by exception: " + ", ".join(
+        f"{kind} {count}" for kind, count in sorted(kinds.items(), key=lambda kv: -kv[1]))
     return ToolRun("keras safe_mode", version, outcomes, statistics.median(walls) * 1e3, None,
                    note)
 
