@@ -11,61 +11,42 @@ keeps no provenance; ``PolicySources`` rereads the already-validated policy file
 from __future__ import annotations
 
 import difflib
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kerasvet import __version__
 from kerasvet.artifact.read import read_artifact
+from kerasvet.artifact.rules import AUDIT_TIMEOUT
 from kerasvet.audit import analyse_artifact
 from kerasvet.engine import evaluate
 from kerasvet.engine.trace import NodeTrace, Outcome, PolicyEntry, findings_by_node, trace_node
 from kerasvet.errors import KerasvetError
 from kerasvet.findings import Finding
-from kerasvet.policy.lines import KeyLines
+from kerasvet.limits import Deadline
+from kerasvet.policy.lines import BUILT_IN, PolicyFile
 from kerasvet.policy.model import Policy
 from kerasvet.report.model import ArtifactReport
 from kerasvet.report.text import printable, printable_lines
 from kerasvet.tree import Node, walk_documents
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 __all__ = ["Explained", "PolicySources", "explain_node", "trace_lines", "traces_to_dict"]
 
 EXPLAIN_SCHEMA_VERSION = 1
-_BUILT_IN = "built-in default"
 _NEARBY = 5
-
-
-@dataclass(frozen=True, slots=True)
-class _File:
-    path: str
-    table: Mapping[str, Any]
-    lines: KeyLines
-    text: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class PolicySources:
     """The merged policy files, reread to say where a table entry comes from."""
 
-    files: tuple[_File, ...]
+    files: tuple[PolicyFile, ...]
     """Parents first, as merged."""
 
     @classmethod
     def read(cls, policy: Policy) -> PolicySources:
         """Parse every file the policy was merged from (the loader has accepted them)."""
-        files = []
-        for source in policy.sources:
-            text = Path(source).read_text(encoding="utf-8")
-            files.append(_File(source, tomllib.loads(text), KeyLines.scan(text),
-                               tuple(text.splitlines())))
-        return cls(tuple(files))
+        return cls(tuple(PolicyFile.read(source) for source in policy.sources))
 
     def locate(self, entry: PolicyEntry) -> str:
         """``file:line`` of the entry: each file listing the name (tables merge), or the last
@@ -82,11 +63,11 @@ class PolicySources:
             found.append(f"{file.path}:{_line(file, entry)}")
             merged = merged or isinstance(value, list)  # lists merge across files
         if not found:
-            return _BUILT_IN if entry.name is None else "not found in the policy files"
+            return BUILT_IN if entry.name is None else "not found in the policy files"
         return ", ".join(found) if merged else found[-1]
 
 
-def _line(file: _File, entry: PolicyEntry) -> int | str:
+def _line(file: PolicyFile, entry: PolicyEntry) -> int | str:
     """The line of the listed name inside the key's array, else of the key itself."""
     start = file.lines.find(f"{entry.section}.{entry.key}")
     if start is None:
@@ -145,25 +126,37 @@ def _nearby(asked: str, nodes: Sequence[Node]) -> list[str]:
 def explain_node(path: Path, policy: Policy, asked: str) -> Explained:
     """Trace the node(s) at ``asked`` in the artifact at ``path``; a clear error when no node
     is there, naming the nearest ones."""
+    # One wall-time cap for everything explain does with the artifact, as for an audit.
+    deadline = Deadline.for_limits(policy.limits)
     try:
-        artifact = read_artifact(str(path), policy.limits)
+        artifact = read_artifact(str(path), policy.limits, deadline)
     except KerasvetError:
         raise
     except Exception as exc:  # fail closed, and no traceback from deep inside
         raise KerasvetError(f"reading {printable(str(path))} failed "
                             f"({type(exc).__name__}: {printable(str(exc))})") from None
-    report = analyse_artifact(artifact, policy, str(path))
-    tree = walk_documents(artifact.documents, policy.limits)
+    report = analyse_artifact(artifact, policy, str(path), deadline)
+    _refuse_if_timed_out(path, report.findings)
+    tree = walk_documents(artifact.documents, policy.limits, deadline)
     member, pointer = _split(asked, {node.member for node in tree.nodes})
     matches = [n for n in tree.nodes
                if n.pointer == pointer and (member is None or n.member == member)]
     if not matches:
         raise KerasvetError(_no_node(asked, tree.nodes, report))
-    evaluation = evaluate(tree, policy)
+    evaluation = evaluate(tree, policy, deadline)
+    _refuse_if_timed_out(path, (*tree.findings, *evaluation.findings))
     located = findings_by_node(tree, (*tree.findings, *evaluation.findings))
     return Explained(report, tuple(
         trace_node(node, policy, located.get((node.member, node.pointer), ()))
         for node in matches))
+
+
+def _refuse_if_timed_out(path: Path, findings: Sequence[Finding]) -> None:
+    """Past ``max_audit_seconds`` not every node was judged: trace none rather than some."""
+    if any(f.rule.id == AUDIT_TIMEOUT.id for f in findings):
+        raise KerasvetError(f"{printable(str(path))}: the audit ran past `max_audit_seconds` "
+                            f"({AUDIT_TIMEOUT.id}), so its nodes were not all judged and none "
+                            "is traced; `kerasvet audit` shows the finding")
 
 
 def _no_node(asked: str, nodes: Sequence[Node], report: ArtifactReport) -> str:

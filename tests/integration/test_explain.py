@@ -273,3 +273,21 @@ def test_show_allowed_leaves_finding_only_formats_unchanged(small_model, capsys,
     plain = capsys.readouterr().out
     assert main(["audit", "--format", fmt, "--show-allowed", str(small_model)]) == 0
     assert capsys.readouterr().out == plain
+
+
+def test_explain_stays_under_the_wall_time_cap(capsys, monkeypatch):
+    """explain reads, judges and traces under one `max_audit_seconds` deadline; once it has
+    passed, no node is traced (some would be unjudged) and the command says why, exit 2."""
+    from kerasvet.limits import Deadline
+
+    ticks = iter(range(10_000))  # a clock that advances 30 s per reading
+
+    def expiring(limits):
+        return Deadline.start(limits.max_audit_seconds, clock=lambda: float(next(ticks)) * 30)
+
+    monkeypatch.setattr(Deadline, "for_limits", classmethod(lambda cls, limits: expiring(limits)))
+    code, lines, err = explain(capsys, str(ATTACKS / "cve-2026-1462-tfsmlayer.json"),
+                               "--node", "/config/layers/2")
+    assert code == 2
+    assert "ran past `max_audit_seconds` (KV002)" in err
+    assert not any("verdict:" in line for line in lines)

@@ -9,11 +9,21 @@ enclosing table is reported instead, and when nothing is found the caller omits 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["KeyLines", "line_of"]
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["BUILT_IN", "KeyLines", "PolicyFile", "line_of"]
+
+BUILT_IN = "built-in default"
+"""The source shown for a setting no policy file sets."""
 
 _PART = r"""(?:"[^"\n]*"|'[^'\n]*'|[A-Za-z0-9_-]+)"""
 _DOTTED = rf"{_PART}(?:\s*\.\s*{_PART})*"
@@ -91,3 +101,35 @@ def line_of(path: Path, where: str, key: str | None = None) -> int | None:
     if key is not None:
         location = f"{location}.{key}" if location else key
     return KeyLines.scan(text).find(location)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFile:
+    """One merged policy file, reread for provenance: its tables, the line of each key and
+    its text (``policy show`` and ``explain`` keep provenance out of the hot ``Policy``)."""
+
+    path: str
+    """The file, as ``Policy.sources`` names it."""
+    table: Mapping[str, Any]
+    """Its parsed TOML."""
+    lines: KeyLines
+    """The line of each key and table header."""
+    text: tuple[str, ...]
+    """Its lines, for finding a name inside a multi-line array."""
+
+    @classmethod
+    def read(cls, path: str) -> PolicyFile:
+        """Parse a file the loader has already accepted."""
+        text = Path(path).read_text(encoding="utf-8")
+        return cls(path=path, table=tomllib.loads(text), lines=KeyLines.scan(text),
+                   text=tuple(text.splitlines()))
+
+    def has(self, section: str, key: str) -> bool:
+        """Whether this file sets ``section.key``."""
+        part = self.table.get(section)
+        return isinstance(part, Mapping) and key in part
+
+    def at(self, where: str) -> str:
+        """``path:line`` of ``where``, or the path alone."""
+        line = self.lines.find(where)
+        return f"{self.path}:{line}" if line is not None else self.path

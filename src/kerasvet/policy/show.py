@@ -11,49 +11,14 @@ object.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any
+from dataclasses import fields
 
 from kerasvet.limits import Limits
-from kerasvet.policy.lines import KeyLines
+from kerasvet.policy.lines import BUILT_IN, PolicyFile
 from kerasvet.policy.model import ArgumentConstraint, CustomObject, DenyRule, Policy, PolicyTest
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 __all__ = ["render_policy"]
-
-_BUILT_IN = "built-in default"
-
-
-@dataclass(frozen=True, slots=True)
-class _File:
-    """One merged file: its tables and the line of each key."""
-
-    path: str
-    table: Mapping[str, Any]
-    lines: KeyLines
-
-    @classmethod
-    def read(cls, path: str) -> _File:
-        """Parse a file the loader has already accepted."""
-        text = Path(path).read_text(encoding="utf-8")
-        return cls(path=path, table=tomllib.loads(text), lines=KeyLines.scan(text))
-
-    def has(self, section: str, key: str) -> bool:
-        """Whether this file sets ``section.key``."""
-        part = self.table.get(section)
-        return isinstance(part, Mapping) and key in part
-
-    def at(self, where: str) -> str:
-        """``path:line`` of ``where``, or the path alone."""
-        line = self.lines.find(where)
-        return f"{self.path}:{line}" if line is not None else self.path
 
 
 def _value(value: object) -> str:
@@ -63,18 +28,18 @@ def _value(value: object) -> str:
     return json.dumps(getattr(value, "value", value), default=str)
 
 
-def _last(files: tuple[_File, ...], section: str, key: str) -> str:
+def _last(files: tuple[PolicyFile, ...], section: str, key: str) -> str:
     """The source of an overridden setting: the last file that sets it."""
     for file in reversed(files):
         if file.has(section, key):
             return file.at(f"{section}.{key}")
-    return _BUILT_IN
+    return BUILT_IN
 
 
-def _every(files: tuple[_File, ...], section: str, key: str) -> str:
+def _every(files: tuple[PolicyFile, ...], section: str, key: str) -> str:
     """The sources of a merged (union) setting: every file that adds to it."""
     found = [file.at(f"{section}.{key}") for file in files if file.has(section, key)]
-    return ", ".join(found) or _BUILT_IN
+    return ", ".join(found) or BUILT_IN
 
 
 def _constraint(constraint: ArgumentConstraint) -> str:
@@ -118,7 +83,7 @@ def _test(test: PolicyTest) -> str:
     return f"{_value(test.name)}: {target} verdict={test.verdict}{rules}"
 
 
-def _table(out: list[str], files: tuple[_File, ...], section: str,
+def _table(out: list[str], files: tuple[PolicyFile, ...], section: str,
            table: Mapping[str, frozenset[str]], noun: str, full: bool) -> None:
     out.append(f"[{section}]  {sum(len(v) for v in table.values())} {noun} "
                f"in {len(table)} modules")
@@ -130,7 +95,7 @@ def _table(out: list[str], files: tuple[_File, ...], section: str,
 
 def render_policy(policy: Policy, full: bool = False) -> str:
     """The flattened ``policy`` as text, each rule followed by ``# file:line``."""
-    files = tuple(_File.read(source) for source in policy.sources)
+    files = tuple(PolicyFile.read(source) for source in policy.sources)
     out = [f"policy {policy.name}  sha256={policy.sha256}"]
     if policy.description:
         out.append(f"  {policy.description}")
@@ -154,7 +119,7 @@ def render_policy(policy: Policy, full: bool = False) -> str:
     for name, module in lambdas.roots.items():
         where = next((f.at(f"lambdas.roots.{name}") for f in reversed(files)
                       if isinstance(f.table.get("lambdas"), Mapping)
-                      and name in f.table["lambdas"].get("roots", {})), _BUILT_IN)
+                      and name in f.table["lambdas"].get("roots", {})), BUILT_IN)
         out.append(f"  roots.{name} = {_value(module)}  # {where}")
     out.append(f"[[deny]]  {len(policy.deny)} rules, first match wins")
     for rule in policy.deny:
