@@ -701,21 +701,37 @@ def _refuse_remove_and_add(raw: _RawPolicy) -> None:
                         f"removes and adds {entry.shown} in the same file")
 
 
+def _ancestors(order: list[_RawPolicy]) -> list[frozenset[int]]:
+    """For each file in merge order, the positions of every file it extends, transitively
+    (parents come first in ``order``, so theirs are known when a child is reached)."""
+    position = {raw.path.resolve(): index for index, raw in enumerate(order)}
+    found: list[frozenset[int]] = []
+    for raw in order:
+        parents = {position[_locate(reference, raw.path.parent).resolve()]
+                   for reference in raw.extends}
+        found.append(frozenset(parents.union(*(found[p] for p in parents))))
+    return found
+
+
 def _deny_exceptions(
     order: list[_RawPolicy], deny: list[DenyRule],
     classes: Mapping[str, set[str]], functions: Mapping[str, set[str]],
 ) -> dict[tuple[int, str, str, str], str]:
-    """Exact allows that win over a broad deny rule: only those written in a file merged
-    *after* the rule's file (a child's deliberate exception), never a parent's or the same
-    file's, and never over a rule that names the object (equal specificity: deny wins)."""
+    """Exact allows that win over a broad deny rule: only those written in a file that
+    extends (directly or through its parents) the rule's file, a child's deliberate exception;
+    never a parent's, a sibling's merged later, or the same file's; and never over a rule
+    that names the object (equal specificity: deny wins)."""
     rule_file: list[int] = []
     for index, raw in enumerate(order):
         rule_file.extend(index for _ in raw.deny)
+    ancestors = _ancestors(order)
     exceptions: dict[tuple[int, str, str, str], str] = {}
     for position, rule in enumerate(deny):
         if not rule.broad:
             continue
         for index in range(rule_file[position] + 1, len(order)):
+            if rule_file[position] not in ancestors[index]:
+                continue  # merged later, but not a descendant of the rule's file
             raw = order[index]
             lines: KeyLines | None = None
             for kind, own, final in ((DenyKind.CLASS, raw.classes, classes),

@@ -307,8 +307,8 @@ class Policy:
     """What files' ``[remove]`` tables took out of their parents, in merge order."""
     deny_exceptions: Mapping[tuple[int, str, str, str], str] = field(default_factory=dict)
     """Derived index: (deny rule position, kind, module, name) -> ``path:line`` of the
-    exact allow, in a file merged after the rule, that is more specific than that broad
-    rule and so wins over it (an exact-name deny always wins: equal specificity)."""
+    exact allow, in a file that extends the rule's file, that is more specific than that
+    broad rule and so wins over it (an exact-name deny always wins: equal specificity)."""
 
     @classmethod
     def load(cls, reference: str | os.PathLike[str]) -> Policy:

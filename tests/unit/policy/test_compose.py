@@ -212,3 +212,40 @@ def test_an_allow_in_the_same_or_an_earlier_file_never_overrides(tmp_path: Path)
         reason = "and nothing from acme.layers, whatever a parent allows"
         """)
     assert load_policy(child).deny_rule_for("acme.layers", "Block", DenyKind.CLASS) is not None
+
+
+def test_a_sibling_merged_later_is_no_exception(tmp_path: Path) -> None:
+    # Only a file that extends the deny rule's file knows about the rule; an unrelated
+    # policy merged after it (here a sibling in one `extends` list) does not override it.
+    write(tmp_path, "no-acme.toml", """\
+        name = "no-acme"
+
+        [[deny]]
+        module_prefix = "acme"
+        reason = "nothing from acme"
+        """)
+    write(tmp_path, "acme-allow.toml", """\
+        name = "acme-allow"
+
+        [classes]
+        "acme.layers" = ["Block"]
+        """)
+    siblings = write(tmp_path, "siblings.toml", """\
+        name = "siblings"
+        extends = ["no-acme.toml", "acme-allow.toml"]
+        """)
+    policy = load_policy(siblings)
+    assert policy.deny_exceptions == {}
+    assert policy.deny_rule_for("acme.layers", "Block", DenyKind.CLASS) is not None
+    # A grandchild of the rule's file (through `siblings`) may make the exception itself.
+    child = write(tmp_path, "child.toml", """\
+        name = "child"
+        extends = ["siblings.toml"]
+
+        [classes]
+        "acme.layers" = ["Block"]
+        """)
+    policy = load_policy(child)
+    assert policy.deny_rule_for("acme.layers", "Block", DenyKind.CLASS) is None
+    assert policy.deny_exception("acme.layers", "Block", DenyKind.CLASS) == \
+        f"{child.resolve()}:5"
